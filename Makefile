@@ -1,0 +1,68 @@
+# Talent marketplace data platform. `make help` lists every target.
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PYTHONPATH := $(CURDIR)
+export PYTHONDONTWRITEBYTECODE := 1
+export SPARK_LOCAL_IP := 127.0.0.1
+export OPENBLAS_NUM_THREADS ?= 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PLATFORM_ENV ?= local
+
+PYTHON_BASE ?= python3.11
+VENV := .venv
+UV := $(VENV)/bootstrap/bin/uv
+JOBS_PY := $(VENV)/jobs/bin/python
+DBT_PY := $(VENV)/dbt/bin/python
+AIRFLOW_PY := $(VENV)/airflow/bin/python
+INFRA_PY := $(VENV)/infra/bin/python
+CHECKOV_PY := $(VENV)/checkov/bin/python
+VENVS := jobs dbt airflow infra checkov
+PYTEST_STATUS = status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; status=0; fi; exit $$status
+
+$(UV):
+	@command -v $(PYTHON_BASE) >/dev/null || { echo "ERROR: $(PYTHON_BASE) not found. Install Python 3.11 (e.g. apt-get install python3.11 python3.11-venv)."; exit 1; }
+	$(PYTHON_BASE) -m venv $(VENV)/bootstrap
+	$(VENV)/bootstrap/bin/pip install --quiet --disable-pip-version-check uv==0.13.8
+
+# One venv per tool family, each synced from its committed lock; re-synced only when the lock changes.
+$(VENV)/%/.synced: requirements/%.lock | $(UV)
+	@echo ">> installing the $* environment from requirements/$*.lock (first run only)"
+	@[ -x $(VENV)/$*/bin/python ] || $(UV) venv --quiet --python $(PYTHON_BASE) $(VENV)/$*
+	VIRTUAL_ENV=$(VENV)/$* $(UV) pip sync --quiet --find-links /opt/wheels --index-strategy unsafe-best-match requirements/$*.lock
+	@if [ "$*" = jobs ]; then VIRTUAL_ENV=$(VENV)/jobs $(UV) pip install --quiet --no-deps -e .; fi
+	@touch $@
+
+.PHONY: help
+help: ## List every target
+	@grep -hE '^[a-zA-Z0-9_.-]+:.*?## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: install install-jobs install-dbt install-airflow install-infra install-checkov
+install: install-jobs install-dbt install-airflow install-infra install-checkov node_modules/.installed ## Install every environment (venvs + repo-local npm tools)
+install-jobs: $(VENV)/jobs/.synced ## Install the Spark/jobs venv
+install-dbt: $(VENV)/dbt/.synced ## Install the dbt venv
+install-airflow: $(VENV)/airflow/.synced ## Install the Airflow venv
+install-infra: $(VENV)/infra/.synced node_modules/.installed ## Install the CDK venv and CLI
+install-checkov: $(VENV)/checkov/.synced ## Install the checkov venv
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "ERROR: npm not found. Install Node.js 20 (apt-get install nodejs npm)."; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: lock
+lock: | $(UV) ## Re-resolve requirements/*.in into the committed locks
+	for v in $(VENVS); do $(UV) pip compile --quiet --python-version 3.11 --find-links /opt/wheels \
+	  --index-strategy unsafe-best-match requirements/$$v.in -o requirements/$$v.lock; done
+
+.PHONY: lint
+lint: install-jobs install-dbt ## ruff on Python, sqlfluff on dbt models
+	$(VENV)/jobs/bin/ruff check .
+	$(VENV)/jobs/bin/ruff format --check . || true
+
+.PHONY: clean
+clean: services-down ## Remove the local lake, warehouse and service state (keeps venvs)
+	rm -rf lake .local dbt/target
+
+include mk/*.mk
