@@ -56,6 +56,31 @@ lock: | $(UV) ## Re-resolve requirements/*.in into the committed locks
 	for v in $(VENVS); do $(UV) pip compile --quiet --python-version 3.11 --find-links /opt/wheels \
 	  --index-strategy unsafe-best-match requirements/$$v.in -o requirements/$$v.lock; done
 
+RUN_DATE ?=
+SEED ?= 42
+SCALE ?= small
+ENCODER ?=
+
+.PHONY: run
+run: install-jobs install-dbt node_modules/.installed services-up ## Run the whole pipeline for one day on the local default, then print a summary
+	$(JOBS_PY) -m common.run_pipeline $(if $(RUN_DATE),--run-date $(RUN_DATE)) --seed $(SEED) --scale $(SCALE) $(if $(ENCODER),--encoder $(ENCODER))
+
+TEST_DEPS := install-jobs install-dbt install-airflow install-infra install-checkov node_modules/.installed
+
+.PHONY: test test-unit test-integration test-e2e test-airflow test-infra
+test: $(TEST_DEPS) ## Run every test tier (unit, integration, e2e, airflow, infra); installs what it needs
+	bash scripts/run_tests.sh
+test-unit: install-jobs ## Fast unit tests only
+	TIERS=jobs MARKERS=unit bash scripts/run_tests.sh
+test-integration: $(TEST_DEPS) ## Integration tests (services, Spark, dbt)
+	TIERS=jobs MARKERS=integration bash scripts/run_tests.sh
+test-e2e: $(TEST_DEPS) ## End-to-end pipeline tests
+	TIERS=jobs MARKERS=e2e bash scripts/run_tests.sh
+test-airflow: install-airflow install-jobs install-dbt ## Airflow DAG tests (integrity + a real DAG run)
+	TIERS=airflow bash scripts/run_tests.sh
+test-infra: install-infra install-checkov ## CDK synth, assertions, cdk-nag, cfn-lint, checkov
+	TIERS=infra bash scripts/run_tests.sh
+
 .PHONY: lint
 lint: install-jobs install-dbt ## ruff on Python, sqlfluff on dbt models
 	$(VENV)/jobs/bin/ruff check .

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from common.config import get_settings
 
 
-@lru_cache(maxsize=None)
 def client(service: str):
-    """A boto3 client for ``service`` whose endpoint/region/credentials come from the config seam."""
+    """A boto3 client for ``service`` whose endpoint/region/credentials come from the config seam.
+
+    Cached per (service, endpoint settings), so tests that repoint the seam get a fresh client.
+    """
+    kwargs = get_settings().boto3_kwargs(service)
+    return _cached_client(service, tuple(sorted(kwargs.items())))
+
+
+@cache
+def _cached_client(service: str, kwargs: tuple):
     import boto3
     from botocore.config import Config
 
     retry = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-    return boto3.client(service, config=retry, **get_settings().boto3_kwargs(service))
+    return boto3.client(service, config=retry, **dict(kwargs))

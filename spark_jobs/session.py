@@ -60,7 +60,9 @@ def require_java() -> None:
     from common.config import ConfigError
 
     java_home = os.environ.get("JAVA_HOME")
-    if shutil.which("java") is None and not (java_home and os.path.exists(os.path.join(java_home, "bin", "java"))):
+    if shutil.which("java") is None and not (
+        java_home and os.path.exists(os.path.join(java_home, "bin", "java"))
+    ):
         raise ConfigError(
             "Spark needs Java 17 and none was found on PATH or JAVA_HOME. "
             "Install it (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME."

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test tier, each in the virtualenv that owns its dependencies, and fails if any tier fails.
+#   jobs venv:    tests/unit tests/integration tests/e2e (Spark, matching, ingestion, dbt via subprocess)
+#   airflow venv: tests/airflow (DAG integrity + a real DAG run)
+#   infra venv:   tests/infra (cdk synth, assertions, cdk-nag, cfn-lint, checkov)
+# MARKERS (e.g. "unit") narrows the jobs-venv tier; pytest's "no tests collected" (exit 5) is not a failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+MARKERS="${MARKERS:-}"
+TIERS="${TIERS:-jobs airflow infra}"
+status=0
+declare -a summary
+
+run_tier() {
+  local name=$1; shift
+  echo "════ test tier: $name ════"
+  local started=$SECONDS
+  "$@"
+  local rc=$?
+  [ $rc -eq 5 ] && { echo "(no tests collected in $name)"; rc=0; }
+  summary+=("$name: exit $rc in $((SECONDS - started))s")
+  [ $rc -ne 0 ] && status=1
+}
+
+for tier in $TIERS; do
+  case $tier in
+    jobs)
+      args=(tests --ignore=tests/airflow --ignore=tests/infra -p no:cacheprovider)
+      [ -n "$MARKERS" ] && args+=(-m "$MARKERS")
+      [ -d tests ] && run_tier jobs .venv/jobs/bin/python -m pytest "${args[@]}" ;;
+    airflow)
+      [ -d tests/airflow ] && run_tier airflow .venv/airflow/bin/python -m pytest tests/airflow -p no:cacheprovider ;;
+    infra)
+      [ -d tests/infra ] && run_tier infra .venv/infra/bin/python -m pytest tests/infra -p no:cacheprovider ;;
+  esac
+done
+echo "════ test summary ════"
+printf '  %s\n' "${summary[@]}"
+exit $status
