@@ -1,0 +1,1 @@
+"""Analytics: dbt marts over the lake, the local dashboard and the QuickSight spec."""

@@ -1,0 +1,136 @@
+"""AWS execution of a stage: EMR Serverless job on the long-lived application that infra/ deploys.
+
+Imported only when ``get_settings().env == "aws"`` (the amazon provider costs ~0.4 s to import).
+The job's entry point is the same ``stage_runner.py`` the local mode runs, so both environments call the
+stage functions identically. Artefact locations (uploaded by ``make deploy``):
+- ``EMR_CODE_URI``    (default ``<artefacts zone>/code``): ``stage_runner.py`` + ``marketplace.zip`` (the repo's
+  Python packages, shipped with ``--py-files``);
+- ``EMR_DEPS_ARCHIVE`` (default ``<artefacts zone>/deps/jobs-venv.tar.gz``): venv-pack of the jobs venv;
+- ``EMR_LOG_URI``     (default ``<artefacts zone>/emr-logs/``): driver/executor logs (monitoringConfiguration).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import timedelta
+
+from airflow.providers.amazon.aws.operators.emr import EmrServerlessStartJobOperator
+
+from common.config import ConfigError, get_settings
+
+# Settings the job's driver needs to build the same Settings object inside EMR (names from common.config).
+_FORWARDED_SETTINGS = {
+    "LAKE_BUCKET_PREFIX": "lake_root",
+    "AWS_REGION": "region",
+    "KINESIS_STREAM": "kinesis_stream",
+    "EVENT_BUS": "event_bus",
+    "LANDING_QUEUE": "landing_queue",
+    "DYNAMODB_TABLE": "dynamodb_table",
+    "GLUE_DATABASE": "glue_database",
+    "ATHENA_WORKGROUP": "athena_workgroup",
+}
+
+
+def artefact_locations() -> dict[str, str]:
+    artefacts = get_settings().zone_uri("artefacts")
+    return {
+        "code": os.environ.get("EMR_CODE_URI") or f"{artefacts}/code",
+        "deps": os.environ.get("EMR_DEPS_ARCHIVE") or f"{artefacts}/deps/jobs-venv.tar.gz",
+        "logs": os.environ.get("EMR_LOG_URI") or f"{artefacts}/emr-logs/",
+    }
+
+
+def job_driver(module: str, function: str, run_date: str | None, options: dict | None) -> dict:
+    """``jobDriver`` for StartJobRun: stage_runner.py with the venv-pack archive as the Python env."""
+    settings = get_settings()
+    where = artefact_locations()
+    arguments = ["--module", module, "--function", function, "--options", json.dumps(options or {})]
+    if run_date:
+        arguments += ["--run-date", run_date]
+    env = {"PLATFORM_ENV": "aws", **{k: str(getattr(settings, attr)) for k, attr in _FORWARDED_SETTINGS.items()}}
+    conf = [
+        f"--py-files {where['code']}/marketplace.zip",
+        f"--conf spark.archives={where['deps']}#environment",
+        "--conf spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON=./environment/bin/python",
+        "--conf spark.emr-serverless.driverEnv.PYSPARK_PYTHON=./environment/bin/python",
+        "--conf spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python",
+        "--conf spark.sql.sources.partitionOverwriteMode=dynamic",
+    ]
+    conf += [f"--conf spark.emr-serverless.driverEnv.{k}={v}" for k, v in env.items()]
+    conf += [f"--conf spark.executorEnv.{k}={v}" for k, v in env.items()]
+    return {
+        "sparkSubmit": {
+            "entryPoint": f"{where['code']}/stage_runner.py",
+            "entryPointArguments": arguments,
+            "sparkSubmitParameters": " ".join(conf),
+        }
+    }
+
+
+def client_token(context) -> str:
+    """Idempotency token: the same task try never starts two job runs; a retry starts a fresh one."""
+    ti = context["ti"]
+    key = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{ti.map_index}/{ti.try_number}"
+    return hashlib.sha256(key.encode()).hexdigest()[:64]
+
+
+class StageEmrServerlessOperator(EmrServerlessStartJobOperator):
+    """EmrServerlessStartJobOperator whose clientToken derives from dag/run/task ids (not a random uuid)."""
+
+    def execute(self, context, event=None):
+        self.client_request_token = client_token(context)
+        return super().execute(context, event)
+
+
+class _DriverFor:
+    """Picklable ``run_date -> jobDriver`` mapping for dynamically mapped (backfill) stages."""
+
+    def __init__(self, module: str, function: str, options: dict | None):
+        self.module, self.function, self.options = module, function, options
+
+    def __call__(self, run_date: str) -> dict:
+        return job_driver(self.module, self.function, run_date, self.options)
+
+
+def _common_arguments(task_id: str, execution_timeout: timedelta) -> dict:
+    settings = get_settings()
+    if not settings.emr_application_id or not settings.emr_execution_role_arn:
+        raise ConfigError(
+            "PLATFORM_ENV=aws needs EMR_APPLICATION_ID and EMR_EXECUTION_ROLE_ARN (exported by `make deploy`)"
+        )
+    minutes = max(1, int(execution_timeout.total_seconds() // 60))
+    return {
+        "task_id": task_id,
+        "application_id": settings.emr_application_id,
+        "execution_role_arn": settings.emr_execution_role_arn,
+        "region_name": settings.region,
+        "configuration_overrides": {
+            "monitoringConfiguration": {"s3MonitoringConfiguration": {"logUri": artefact_locations()["logs"]}}
+        },
+        # The job stops itself a little before Airflow would kill the (deferred) task.
+        "config": {"executionTimeoutMinutes": minutes},
+        "execution_timeout": execution_timeout + timedelta(minutes=5),
+        "deferrable": True,
+        "wait_for_completion": True,
+        "waiter_delay": 30,
+        "waiter_max_attempts": max(1, minutes * 2),
+        "name": f"{{{{ dag.dag_id }}}}.{task_id}.{{{{ data_interval_start | ds }}}}",
+    }
+
+
+def emr_stage(task_id, module, function, *, run_date, options, inlets, outlets, execution_timeout, **kwargs):
+    return StageEmrServerlessOperator(
+        job_driver=job_driver(module, function, run_date, options),
+        inlets=inlets or [],
+        outlets=outlets or [],
+        **_common_arguments(task_id, execution_timeout),
+        **kwargs,
+    )
+
+
+def mapped_emr_stage(task_id, module, function, run_dates, *, options, execution_timeout):
+    return StageEmrServerlessOperator.partial(
+        max_active_tis_per_dagrun=1, **_common_arguments(task_id, execution_timeout)
+    ).expand(job_driver=run_dates.map(_DriverFor(module, function, options)))

@@ -1,0 +1,115 @@
+-- Hiring funnel: one row per application x funnel stage (applied .. hired).
+-- A stage counts as reached when it, or any later stage, was entered (status updates may skip
+-- stages); days_in_stage runs from entering a stage to entering a later one, leaving the funnel,
+-- or the run's as-of time for an application still sitting in that stage.
+with applications as (
+    select
+        applications.application_key,
+        applications.tenant_id,
+        applications.application_id,
+        applications.job_id,
+        applications.application_source,
+        applications.submitted_at,
+        cast(date_trunc('week', applications.submitted_at) as date) as cohort_week,
+        coalesce(jobs.job_family, 'Unclassified') as job_family
+    from "awsdatacatalog"."marketplace_analytics_staging"."stg_marketplace__applications" as applications
+    left join "awsdatacatalog"."marketplace_analytics_intermediate"."int_jobs_enriched" as jobs
+        on applications.job_key = jobs.job_key
+    where applications.submitted_at < cast(cast('2026-11-22' as date) + interval '1' day as timestamp)
+),
+
+entries as (
+    select
+        entries.application_key,
+        entries.stage,
+        entries.entered_at,
+        entries.application_exited_at,
+        entries.application_exit_reason,
+        stages.stage_order
+    from "awsdatacatalog"."marketplace_analytics_intermediate"."int_application_stage_entries" as entries
+    inner join "awsdatacatalog"."marketplace_analytics_seeds"."funnel_stages" as stages on entries.stage = stages.stage
+),
+
+progress as (
+    select
+        application_key,
+        max(stage_order) as furthest_stage_order,
+        max(application_exited_at) as exited_at,
+        max(application_exit_reason) as exit_reason
+    from entries
+    group by application_key
+),
+
+spine as (
+    select
+        applications.application_key,
+        applications.tenant_id,
+        applications.application_id,
+        applications.job_id,
+        applications.application_source,
+        applications.submitted_at,
+        applications.cohort_week,
+        applications.job_family,
+        stages.stage,
+        stages.stage_order,
+        entries.entered_at,
+        coalesce(progress.furthest_stage_order, 1) as furthest_stage_order,
+        progress.exited_at,
+        progress.exit_reason
+    from applications
+    cross join "awsdatacatalog"."marketplace_analytics_seeds"."funnel_stages" as stages
+    left join entries
+        on applications.application_key = entries.application_key
+        and stages.stage = entries.stage
+    left join progress on applications.application_key = progress.application_key
+),
+
+sequenced as (
+    select
+        spine.*,
+        lead(entered_at) over (partition by application_key order by stage_order) as next_stage_entered_at,
+        min(entered_at) over (
+            partition by application_key order by stage_order
+            rows between 1 following and unbounded following
+        ) as later_stage_entered_at
+    from spine
+),
+
+flagged as (
+    select
+        sequenced.*,
+        entered_at is not null as is_stage_entered,
+        stage_order <= furthest_stage_order as is_stage_reached,
+        stage_order = furthest_stage_order as is_current_stage,
+        case
+            when later_stage_entered_at is not null then later_stage_entered_at
+            when stage_order = furthest_stage_order then exited_at
+        end as stage_left_at
+    from sequenced
+)
+
+select
+    coalesce(cast(application_key as varchar), '~') || '|' || coalesce(cast(stage as varchar), '~') as application_stage_key,
+    tenant_id,
+    application_id,
+    job_id,
+    job_family,
+    application_source,
+    cohort_week,
+    stage,
+    stage_order,
+    is_stage_entered,
+    is_stage_reached,
+    is_current_stage,
+    is_current_stage and exited_at is not null as is_exit_stage,
+    case when is_current_stage then exit_reason end as exit_reason,
+    is_stage_entered and is_current_stage and exited_at is null and stage <> 'hired' as is_stage_open,
+    entered_at as stage_entered_at,
+    stage_left_at,
+    case
+        when is_stage_entered and stage <> 'hired'
+            then round(date_diff('second', entered_at, coalesce(stage_left_at, cast(cast('2026-11-22' as date) + interval '1' day as timestamp))) / 86400.0, 3)
+    end as days_in_stage,
+    round(date_diff('second', entered_at, next_stage_entered_at) / 86400.0, 3) as days_to_next_stage,
+    round(date_diff('second', submitted_at, entered_at) / 86400.0, 3) as days_since_application
+from flagged

@@ -1,0 +1,25 @@
+
+    
+    
+
+with child as (
+    select match_run_id as from_field
+    from "awsdatacatalog"."marketplace_analytics_marts"."fct_match_impression_outcomes"
+    where match_run_id is not null
+),
+
+parent as (
+    select run_id as to_field
+    from "awsdatacatalog"."marketplace_analytics_staging"."stg_gold__match_runs"
+)
+
+select
+    from_field
+
+from child
+left join parent
+    on child.from_field = parent.to_field
+
+where parent.to_field is null
+
+

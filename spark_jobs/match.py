@@ -1,0 +1,301 @@
+"""Exact hybrid top-K, both directions, with blocked GEMM inside Spark (never a row-wise crossJoin).
+
+How: the tenant's open jobs (profiles + vectors) are broadcast once; candidates are spread over the
+cluster and each mapInPandas task scores its candidate batch against its tenant's jobs with
+`matching.topk.topk_hybrid` (blocked matrix products + partial sort). That yields every candidate's
+complete top-K jobs, and each job's top-K within the batch; a window over (tenant, job) reduces
+those partial lists to the exact job → candidate top-K. Tenants never meet (features are built and
+scored per tenant), closed jobs are never scored. Explanations (matched / missing skills) are added
+only to the final top-K rows.
+
+Output: gold/matches/run_id=<run_date>T<weights_version>/ (overwritten on re-run: idempotent) and the
+run's ledger row in gold/match_runs with status `pending` — the quality gate audits it next.
+
+CLI: python -m spark_jobs.match --run-date 2026-11-22 [--k 20] [--encoder minilm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+import uuid
+from functools import partial
+
+import numpy as np
+
+from spark_jobs import _runs
+from spark_jobs._hybrid import COMPONENTS
+from spark_jobs._lake import check_run_date, read_profiles, replace_partition, table_uri
+
+log = logging.getLogger(__name__)
+
+DEFAULT_K = 20
+DEFAULT_BLOCK_SIZE = 2048
+SCORED_DDL = (
+    "tenant_id string, direction string, candidate_id string, job_id string, rank int, score double, "
+    + ", ".join(f"{c} double" for c in COMPONENTS)
+)
+EXPLAIN_DDL = "matched_skills array<string>, missing_essential array<string>, missing_optional array<string>"
+
+_JOB_FEATURES: dict = {}  # per Python worker: (broadcast token, tenant) → (job ids, FeatureMatrix)
+
+
+def _records(frame) -> list[dict]:
+    """pandas rows → plain dicts for `matching/` (numpy arrays → lists, NaN → None)."""
+    out = []
+    for row in frame.to_dict("records"):
+        clean = {}
+        for key, value in row.items():
+            if isinstance(value, np.ndarray):
+                value = value.tolist()
+            elif isinstance(value, float) and np.isnan(value):
+                value = None
+            clean[key] = value
+        out.append(clean)
+    return out
+
+
+def _stack(vectors) -> np.ndarray:
+    return np.ascontiguousarray(np.stack([np.asarray(v, dtype=np.float32) for v in vectors]))
+
+
+def job_side_by_tenant(jobs_pdf) -> dict:
+    """Driver side: open jobs grouped per tenant as (ids, records, vectors) for the broadcast."""
+    side = {}
+    for tenant, group in jobs_pdf.groupby("tenant_id", sort=True):
+        group = group.sort_values("job_id")
+        side[tenant] = (
+            group["job_id"].to_numpy(dtype=object),
+            _records(group.drop(columns=["vector"])),
+            _stack(group["vector"]),
+        )
+    return side
+
+
+def _score_batches(batches, *, jobs_bc, token: str, k: int, weights_version: str, block_size: int):
+    """mapInPandas body: one candidate batch at a time, one tenant at a time."""
+    import pandas as pd
+
+    from spark_jobs._hybrid import features, score_block, weights_for
+
+    _, weights = weights_for(weights_version)
+    tenants = jobs_bc.value
+    for batch in batches:
+        frames = []
+        for tenant, group in batch.groupby("tenant_id", sort=False):
+            if tenant not in tenants:
+                continue  # no open job in this tenant: nothing to score, never another tenant's jobs
+            key = (token, tenant)
+            if key not in _JOB_FEATURES:
+                job_ids, job_records, job_vectors = tenants[tenant]
+                _JOB_FEATURES[key] = (job_ids, features(job_records, job_vectors, "job"))
+            job_ids, job_fm = _JOB_FEATURES[key]
+            cand_ids = group["candidate_id"].to_numpy(dtype=object)
+            cand_fm = features(_records(group.drop(columns=["vector"])), _stack(group["vector"]), "candidate")
+            frames.append(score_block(tenant, cand_ids, cand_fm, job_ids, job_fm, k, weights, block_size))
+        if frames:
+            out = pd.concat(frames, ignore_index=True)
+            out["rank"] = out["rank"].astype("int32")
+            yield out
+
+
+def hybrid_topk(candidates, jobs, k: int, weights_version: str, block_size: int = DEFAULT_BLOCK_SIZE, partitions=None):
+    """Candidates and jobs (profile columns + `vector`) → exact top-K rows, both directions.
+
+    Pure DataFrame → DataFrame (the job side is collected once and broadcast: fine up to ~10^5-10^6
+    jobs per run; beyond that see docs/spark_and_serving.md for ANN candidate generation).
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    spark = candidates.sparkSession
+    open_jobs = jobs.where(F.col("job_status") == "open").toPandas()
+    jobs_bc = spark.sparkContext.broadcast(job_side_by_tenant(open_jobs))
+    partitions = partitions or spark.sparkContext.defaultParallelism
+    body = partial(
+        _score_batches, jobs_bc=jobs_bc, token=uuid.uuid4().hex, k=k, weights_version=weights_version,
+        block_size=block_size,
+    )  # fmt: skip
+    scored = candidates.repartition(partitions).sortWithinPartitions("tenant_id").mapInPandas(body, SCORED_DDL)
+    # candidate → job rows are complete per candidate; job → candidate rows are per-batch partial lists.
+    c2j = scored.where(F.col("direction") == "candidate_to_job")
+    best = Window.partitionBy("tenant_id", "job_id").orderBy(F.col("score").desc_nulls_last(), "candidate_id")
+    j2c = (
+        scored.where(F.col("direction") == "job_to_candidate")
+        .withColumn("rank", F.row_number().over(best).cast("int"))
+        .where(F.col("rank") <= k)
+    )
+    return c2j.unionByName(j2c)
+
+
+def _explain_batches(batches):
+    import pandas as pd
+
+    from matching.explain import explain_pair
+
+    for batch in batches:
+        out = {"matched_skills": [], "missing_essential": [], "missing_optional": []}
+        for cand_json, job_json in zip(batch["_cand"], batch["_job"], strict=True):
+            why = explain_pair(json.loads(cand_json), json.loads(job_json))
+            for name in out:
+                out[name].append([str(x) for x in (why.get(name) or [])])
+        frame = batch.drop(columns=["_cand", "_job"])
+        for name, values in out.items():
+            frame[name] = values
+        yield frame
+
+
+def explain(matches, candidate_profiles, job_profiles):
+    """Add matched / missing skill labels to each top-K row (profiles travel as JSON to the worker)."""
+    from pyspark.sql import functions as F
+
+    def as_json(df, id_col, alias):
+        cols = [c for c in df.columns if c not in ("vector", "run_date")]
+        return df.select("tenant_id", id_col, F.to_json(F.struct(*cols)).alias(alias))
+
+    joined = matches.join(as_json(candidate_profiles, "candidate_id", "_cand"), ["tenant_id", "candidate_id"]).join(
+        as_json(job_profiles, "job_id", "_job"), ["tenant_id", "job_id"]
+    )
+    ddl = f"{SCORED_DDL}, {EXPLAIN_DDL}"
+    return joined.select(*[c.split()[0] for c in SCORED_DDL.split(", ")], "_cand", "_job").mapInPandas(
+        _explain_batches, ddl
+    )
+
+
+def covering_model_version(embeddings, candidate_profiles, job_profiles) -> str | None:
+    """The model whose vectors cover most of the run's profiles (newest wins a tie).
+
+    So `match` uses whatever encoder `embed` ran with, without loading a model on the driver.
+    """
+    from pyspark.sql import functions as F
+
+    keys = (
+        candidate_profiles.select("tenant_id", F.col("candidate_id").alias("entity_id"), "content_hash")
+        .withColumn("entity_type", F.lit("candidate"))
+        .unionByName(
+            job_profiles.select("tenant_id", F.col("job_id").alias("entity_id"), "content_hash").withColumn(
+                "entity_type", F.lit("job")
+            )
+        )
+    )
+    ranked = (
+        embeddings.join(keys, ["entity_type", "tenant_id", "entity_id", "content_hash"])
+        .groupBy("model_version")
+        .agg(F.countDistinct("entity_type", "tenant_id", "entity_id").alias("covered"), F.max("embedded_at").alias("newest"))
+        .orderBy(F.col("covered").desc(), F.col("newest").desc())
+        .first()
+    )
+    return ranked["model_version"] if ranked else None
+
+
+def with_vectors(profiles, embeddings, side: str, model_version: str):
+    """Profiles joined to their current vector; those without one are left out (and counted)."""
+    from spark_jobs.embed import vectors_for
+
+    return vectors_for(profiles, embeddings, side, model_version)
+
+
+def run(
+    run_date: str,
+    k: int = DEFAULT_K,
+    encoder: str | None = None,
+    weights_version: str | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    spark=None,
+) -> dict:
+    """Match the run date's profiles; writes gold/matches for the run and a `pending` ledger row."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from matching.embeddings import get_encoder
+    from spark_jobs._hybrid import weights_for
+    from spark_jobs.embed import encoder_name, read_embeddings
+    from spark_jobs.session import get_spark
+
+    check_run_date(run_date)
+    if k < 1:
+        raise ValueError(f"k must be ≥ 1, got {k}")
+    spark = spark or get_spark("match")
+    started = time.perf_counter()
+    weights_version, _ = weights_for(weights_version)
+    run_id = _runs.make_run_id(run_date, weights_version)
+    embeddings = read_embeddings(spark)
+    cand_profiles = read_profiles(spark, "candidate", run_date)
+    job_profiles = read_profiles(spark, "job", run_date)
+    if encoder or os.environ.get("EMBEDDING_ENCODER"):
+        model_version = get_encoder(encoder_name(encoder)).model_version
+    else:
+        model_version = covering_model_version(embeddings, cand_profiles, job_profiles)
+    cands = with_vectors(cand_profiles, embeddings, "candidate", model_version).persist(StorageLevel.MEMORY_AND_DISK)
+    jobs = with_vectors(job_profiles, embeddings, "job", model_version).persist(StorageLevel.MEMORY_AND_DISK)
+    n_cands = cands.count()
+    cands_ready = cands.where(F.col("vector").isNotNull())
+    jobs_ready = jobs.where(F.col("vector").isNotNull() & (F.col("job_status") == "open"))
+    missing = {
+        "candidates_without_vector": cands.where(F.col("vector").isNull()).count(),
+        "open_jobs_without_vector": jobs.where(F.col("vector").isNull() & (F.col("job_status") == "open")).count(),
+    }
+    per_tenant = (
+        cands_ready.groupBy("tenant_id").count().withColumnRenamed("count", "c")
+        .join(jobs_ready.groupBy("tenant_id").count().withColumnRenamed("count", "j"), "tenant_id")
+        .collect()
+    )  # fmt: skip
+    pairs_scored = int(sum(r.c * r.j for r in per_tenant))
+
+    top = hybrid_topk(cands_ready.drop("run_date"), jobs_ready.drop("run_date"), k, weights_version, block_size)
+    rows = (
+        explain(top, cand_profiles, job_profiles)
+        .withColumn("weights_version", F.lit(weights_version))
+        .withColumn("model_version", F.lit(model_version))
+        .withColumn("run_date", F.lit(run_date))
+        .withColumn("run_id", F.lit(run_id))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    by_direction = {r.direction: r["count"] for r in rows.groupBy("direction").count().collect()}
+    written = sum(by_direction.values())
+    replace_partition(rows.coalesce(4), table_uri("gold", "matches"), ["run_id"], {"run_id": run_id}, written)
+    _runs.write_run(
+        spark,
+        {
+            "run_id": run_id, "run_date": run_date, "weights_version": weights_version,
+            "model_version": model_version, "candidates": n_cands, "jobs": jobs.count(), "k": k,
+            "pairs_scored": pairs_scored, "matches_written": written, "status": "pending",
+            "status_detail": "awaiting quality gate",
+        },
+    )  # fmt: skip
+    spark.catalog.clearCache()
+    seconds = time.perf_counter() - started
+    counts = {
+        "run_id": run_id,
+        "candidates": n_cands,
+        "open_jobs_scored": int(sum(r.j for r in per_tenant)),
+        "tenants": len(per_tenant),
+        "pairs_scored": pairs_scored,
+        "candidate_to_job_rows": by_direction.get("candidate_to_job", 0),
+        "job_to_candidate_rows": by_direction.get("job_to_candidate", 0),
+        **missing,
+        "k": k,
+        "model_version": model_version,
+        "seconds": round(seconds, 1),
+    }
+    log.info("match run %s: %s", run_id, counts)
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Exact hybrid top-K matching for one run date")
+    parser.add_argument("--run-date", required=True)
+    parser.add_argument("--k", type=int, default=DEFAULT_K)
+    parser.add_argument("--encoder", default=None, help="which embeddings to use (env EMBEDDING_ENCODER)")
+    parser.add_argument("--block-size", type=int, default=DEFAULT_BLOCK_SIZE)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(json.dumps(run(args.run_date, k=args.k, encoder=args.encoder, block_size=args.block_size), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,161 @@
+"""Read API over the serving table: a candidate's top jobs / a job's top candidates, with explanations.
+
+Each read is one GetItem (the entity's CURRENT run pointer) plus one Query on that run's prefix with
+Limit=K: ascending sort key = descending score, so the first page is the top-K. Nothing here needs
+Spark; the notification service and the web app can import it as is.
+
+CLI:
+  python -m spark_jobs.serving top-matches --candidate C123 --tenant acme [-k 10]
+  python -m spark_jobs.serving top-candidates --job J9 --tenant acme [-k 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+
+from common.config import get_settings
+from spark_jobs._dynamo import COMPONENTS, candidate_pk, job_pk, run_prefix
+
+
+@dataclass
+class Match:
+    rank: int
+    candidate_id: str
+    job_id: str
+    score: float | None
+    components: dict[str, float] = field(default_factory=dict)
+    matched_skills: list[str] = field(default_factory=list)
+    missing_essential: list[str] = field(default_factory=list)
+    missing_optional: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TopMatches:
+    tenant_id: str
+    entity: str  # "candidate" | "job"
+    entity_id: str
+    run_id: str | None  # None: the entity has no published run
+    matches: list[Match]
+
+
+def _attr(item: dict, name: str):
+    value = item.get(name)
+    if value is None:
+        return None
+    if "S" in value:
+        return value["S"]
+    if "N" in value:
+        return float(value["N"])
+    if "L" in value:
+        return [_attr({"x": v}, "x") for v in value["L"]]
+    return None
+
+
+def _to_match(item: dict, rank: int) -> Match:
+    return Match(
+        rank=rank,
+        candidate_id=_attr(item, "candidate_id"),
+        job_id=_attr(item, "job_id"),
+        score=_attr(item, "score"),
+        components={c: _attr(item, c) for c in COMPONENTS if c in item},
+        matched_skills=_attr(item, "matched_skills") or [],
+        missing_essential=_attr(item, "missing_essential") or [],
+        missing_optional=_attr(item, "missing_optional") or [],
+    )
+
+
+def current_run(dynamodb, table: str, pk: str) -> str | None:
+    response = dynamodb.get_item(TableName=table, Key={"PK": {"S": pk}, "SK": {"S": "CURRENT"}}, ConsistentRead=True)
+    item = response.get("Item")
+    return item["run_id"]["S"] if item else None
+
+
+def top_jobs_for_candidate(tenant_id: str, candidate_id: str, k: int = 10, dynamodb=None) -> TopMatches:
+    from common.aws import client
+
+    dynamodb = dynamodb or client("dynamodb")
+    table = get_settings().dynamodb_table
+    pk = candidate_pk(tenant_id, candidate_id)
+    run_id = current_run(dynamodb, table, pk)
+    if run_id is None:
+        return TopMatches(tenant_id, "candidate", candidate_id, None, [])
+    response = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :run)",
+        ExpressionAttributeValues={":pk": {"S": pk}, ":run": {"S": run_prefix(run_id)}},
+        ScanIndexForward=True,
+        Limit=k,
+    )
+    matches = [_to_match(item, i + 1) for i, item in enumerate(response.get("Items", []))]
+    return TopMatches(tenant_id, "candidate", candidate_id, run_id, matches)
+
+
+def top_candidates_for_job(tenant_id: str, job_id: str, k: int = 10, dynamodb=None) -> TopMatches:
+    from common.aws import client
+
+    dynamodb = dynamodb or client("dynamodb")
+    table = get_settings().dynamodb_table
+    pk = job_pk(tenant_id, job_id)
+    run_id = current_run(dynamodb, table, pk)
+    if run_id is None:
+        return TopMatches(tenant_id, "job", job_id, None, [])
+    response = dynamodb.query(
+        TableName=table,
+        IndexName="gsi1",
+        KeyConditionExpression="GSI1PK = :pk AND begins_with(GSI1SK, :run)",
+        ExpressionAttributeValues={":pk": {"S": pk}, ":run": {"S": run_prefix(run_id)}},
+        ScanIndexForward=True,
+        Limit=k,
+    )
+    matches = [_to_match(item, i + 1) for i, item in enumerate(response.get("Items", []))]
+    return TopMatches(tenant_id, "job", job_id, run_id, matches)
+
+
+def render(result: TopMatches) -> str:
+    """A readable table: rank, the other side's id, score, component scores and the skill explanation."""
+    other = "job" if result.entity == "candidate" else "candidate"
+    head = f"Top {other}s for {result.entity} {result.entity_id} (tenant {result.tenant_id})"
+    if result.run_id is None:
+        return f"{head}: no published match run for this {result.entity}."
+    lines = [f"{head} — run {result.run_id}"]
+    if not result.matches:
+        lines.append(f"  (no matches in this run: no open {other} in the tenant scored for it)")
+    for m in result.matches:
+        other_id = m.job_id if other == "job" else m.candidate_id
+        parts = " ".join(f"{c}={v:.2f}" for c, v in m.components.items() if v is not None)
+        score = f"{m.score:.3f}" if m.score is not None else "  n/a"
+        lines.append(f"{m.rank:>3}. {other_id:<24} score {score}  [{parts}]")
+        if m.matched_skills:
+            lines.append(f"      matched: {', '.join(m.matched_skills[:8])}")
+        if m.missing_essential:
+            lines.append(f"      missing essential: {', '.join(m.missing_essential[:8])}")
+        if m.missing_optional:
+            lines.append(f"      missing optional: {', '.join(m.missing_optional[:5])}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Read top matches from the serving table")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cand = sub.add_parser("top-matches", help="a candidate's top jobs")
+    cand.add_argument("--candidate", required=True)
+    job = sub.add_parser("top-candidates", help="a job's top candidates")
+    job.add_argument("--job", required=True)
+    for p in (cand, job):
+        p.add_argument("--tenant", required=True)
+        p.add_argument("-k", type=int, default=10)
+        p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    if args.command == "top-matches":
+        result = top_jobs_for_candidate(args.tenant, args.candidate, args.k)
+    else:
+        result = top_candidates_for_job(args.tenant, args.job, args.k)
+    print(json.dumps(asdict(result), indent=2) if args.json else render(result))
+    return 0 if result.run_id else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

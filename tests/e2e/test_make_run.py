@@ -1,0 +1,119 @@
+"""The whole pipeline, end to end, as `make run` runs it — twice, to prove it is idempotent.
+
+Runs on its own ports, lake and state directory so it never touches a developer's running stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+
+REPO = Path(__file__).resolve().parents[2]
+RUN_DATE = "2026-11-01"
+EXPECTED_STAGES = [
+    "simulate",
+    "land",
+    "bronze_to_silver",
+    "build_profiles",
+    "embed",
+    "match",
+    "quality_gate",
+    "publish",
+    "dbt_build",
+    "dashboard",
+]
+
+
+@pytest.fixture(scope="module")
+def e2e_env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    env = dict(os.environ)
+    env.update(
+        PLATFORM_ENV="local",
+        LAKE_ROOT=str(root / "lake"),
+        LOCAL_STATE_DIR=str(root / "state"),
+        KINESIS_PORT="14567",
+        DYNAMODB_PORT="14568",
+        MOTO_PORT="14569",
+        PYTHONPATH=str(REPO),
+        EMBEDDING_ENCODER=os.environ.get("E2E_ENCODER", "hashing"),
+    )
+    subprocess.run([sys.executable, "-m", "common.local_services", "up"], cwd=REPO, env=env, check=True)
+    yield root, env
+    subprocess.run([sys.executable, "-m", "common.local_services", "down"], cwd=REPO, env=env, check=False)
+
+
+def _run_pipeline(env) -> tuple[int, str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "common.run_pipeline", "--run-date", RUN_DATE, "--encoder", env["EMBEDDING_ENCODER"]],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _measure(root: Path, env) -> dict:
+    """Independent measurements of every output, not the stages' own counts."""
+    code = r"""
+import json, duckdb, os
+from common.config import get_settings
+from common.aws import client
+s = get_settings()
+con = duckdb.connect()
+def count(path):
+    try:
+        return con.sql(f"select count(*) from read_parquet('{path}/**/*.parquet', hive_partitioning=true, union_by_name=true)").fetchone()[0]
+    except Exception:
+        return 0
+silver = {t: count(s.table_uri('silver', t)) for t in sorted(os.listdir(s.zone_uri('silver')))}
+dup = con.sql(f"select count(*) - count(distinct event_id) from read_parquet('{s.zone_uri('silver')}/*/**/*.parquet', hive_partitioning=true, union_by_name=true)").fetchone()[0]
+ddb = client('dynamodb')
+items, kwargs = 0, {'TableName': s.dynamodb_table, 'Select': 'COUNT'}
+while True:
+    page = ddb.scan(**kwargs)
+    items += page['Count']
+    if 'LastEvaluatedKey' not in page:
+        break
+    kwargs['ExclusiveStartKey'] = page['LastEvaluatedKey']
+wh = duckdb.connect(str(s.warehouse_path), read_only=True)
+marts = {r[0] + '.' + r[1]: wh.sql(f'select count(*) from "{r[0]}"."{r[1]}"').fetchone()[0]
+         for r in wh.sql("select table_schema, table_name from information_schema.tables where table_name like 'fct_%' or table_name like 'rpt_%' or table_name like 'dim_%'").fetchall()}
+print(json.dumps({'silver': silver, 'silver_duplicates': dup, 'quarantine': count(s.table_uri('quarantine', 'events')),
+                  'matches': count(s.table_uri('gold', 'matches')), 'dynamodb_items': items, 'marts': marts}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_pipeline_runs_end_to_end_and_is_idempotent(e2e_env):
+    root, env = e2e_env
+    rc, output = _run_pipeline(env)
+    assert rc == 0, output[-6000:]
+    assert "RESULT: ok — every stage ran" in output, output[-3000:]
+    outcomes = json.loads((root / "state" / "runs" / f"{RUN_DATE}.json").read_text())
+    assert [o["name"] for o in outcomes] == EXPECTED_STAGES
+    assert all(o["status"] == "ok" for o in outcomes), outcomes
+
+    first = _measure(root, env)
+    assert first["silver_duplicates"] == 0
+    for table in ("candidate_registered", "resume_uploaded", "job_posted", "application_submitted"):
+        assert first["silver"].get(table, 0) > 0, first["silver"]
+    assert first["quarantine"] > 0, "the simulator's deliberately bad records must be quarantined"
+    assert first["matches"] > 0 and first["dynamodb_items"] > 0
+    assert first["marts"] and all(n >= 0 for n in first["marts"].values())
+    assert sum(first["marts"].values()) > 0
+
+    rc, output = _run_pipeline(env)
+    assert rc == 0, output[-6000:]
+    second = _measure(root, env)
+    assert second == first, "a second run for the same date must give the same outputs"

@@ -1,0 +1,315 @@
+"""Unit tests for common.local_services: port checks, pid files, error messages, process-group shutdown.
+
+Real sockets and tiny real processes; no stand-in is started here (see tests/integration).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from common import local_services as ls
+from common.config import reset_settings_cache
+
+pytestmark = pytest.mark.unit
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@pytest.fixture()
+def settings(isolated_settings, monkeypatch):
+    """Isolated state dir and free ports, so a developer's running services never interfere."""
+    from common.config import get_settings
+
+    for name, port in zip(("KINESIS_PORT", "DYNAMODB_PORT", "MOTO_PORT"), _free_ports(3), strict=True):
+        monkeypatch.setenv(name, str(port))
+    reset_settings_cache()
+    return get_settings()
+
+
+@pytest.fixture()
+def moto_service(settings):
+    """The moto service definition for an isolated state dir, its services/ dir created."""
+    service = next(s for s in ls.service_definitions(settings) if s.name == "moto")
+    service.services_dir.mkdir(parents=True, exist_ok=True)
+    return service
+
+
+@pytest.fixture()
+def listening_socket():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    yield sock
+    sock.close()
+
+
+def _spawn_group_leader(code: str, *extra_args: str, register: bool = True) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, *extra_args], start_new_session=True, stdout=subprocess.PIPE, text=True
+    )
+    if register:  # as ls._spawn does; unregistered ones are judged by /proc like a process of another CLI run
+        ls._CHILDREN[process.pid] = process
+    return process
+
+
+def test_definitions_follow_the_config_seam(settings):
+    services = {s.name: s for s in ls.service_definitions(settings)}
+    assert set(services) == {"kinesalite", "dynalite", "moto"}
+    assert services["kinesalite"].port == settings.ports["KINESIS_PORT"]
+    assert services["dynalite"].data_dir == settings.local_state_dir / "dynamodb"
+    assert services["kinesalite"].data_dir == settings.local_state_dir / "kinesis"
+    assert services["moto"].data_dir is None
+    for service in services.values():
+        assert service.pid_file.parent == settings.local_state_dir / "services"
+    # moto is told to bind loopback; the node launchers bind 127.0.0.1 unless given --host (only docker does).
+    assert services["moto"].command[-4:-2] == ("-H", "127.0.0.1")
+    assert "--host" not in services["kinesalite"].command and "--host" not in services["dynalite"].command
+
+
+def test_ports_move_with_their_env_vars(settings, monkeypatch):
+    monkeypatch.setenv("DYNAMODB_PORT", "14568")
+    reset_settings_cache()
+    from common.config import get_settings
+
+    dynalite = next(s for s in ls.service_definitions(get_settings()) if s.name == "dynalite")
+    assert dynalite.port == 14568
+    assert "14568" in dynalite.command
+
+
+def test_port_in_use_detects_a_listener_and_a_free_port(listening_socket):
+    busy_port = listening_socket.getsockname()[1]
+    assert ls.port_in_use(busy_port) is True
+    listening_socket.close()
+    assert ls.port_in_use(busy_port) is False
+
+
+def test_port_in_use_message_names_port_env_var_and_fix(moto_service):
+    message = ls.port_in_use_message(moto_service)
+    assert f"port {moto_service.port}" in message
+    assert "MOTO_PORT" in message
+    assert "export MOTO_PORT=" in message
+    assert "moto" in message
+
+
+def test_busy_port_that_does_not_answer_raises_port_in_use(settings, listening_socket, monkeypatch):
+    port = listening_socket.getsockname()[1]
+    monkeypatch.setenv("KINESIS_PORT", str(port))
+    reset_settings_cache()
+    from common.config import get_settings
+
+    settings = get_settings()
+    kinesalite = next(s for s in ls.service_definitions(settings) if s.name == "kinesalite")
+    monkeypatch.setattr(ls, "is_healthy", lambda service, settings, client=None: False)
+    with pytest.raises(ls.PortInUseError, match=rf"port {port} .*KINESIS_PORT"):
+        ls._plan_start(kinesalite, settings)
+
+
+def test_busy_port_that_answers_is_used_as_external(settings, listening_socket, monkeypatch):
+    port = listening_socket.getsockname()[1]
+    monkeypatch.setenv("DYNAMODB_PORT", str(port))
+    reset_settings_cache()
+    from common.config import get_settings
+
+    settings = get_settings()
+    dynalite = next(s for s in ls.service_definitions(settings) if s.name == "dynalite")
+    monkeypatch.setattr(ls, "is_healthy", lambda service, settings, client=None: True)
+    assert ls._plan_start(dynalite, settings) == "external"
+
+
+def test_pid_file_of_a_dead_process_is_stale(moto_service):
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(finished.stdout)
+    moto_service.pid_file.write_text(json.dumps({"pid": dead_pid, "pgid": dead_pid}))
+    assert ls.is_pid_file_stale(moto_service) is True
+
+
+def test_pid_file_of_a_reused_pid_is_stale(moto_service):
+    # This test process is alive but is not moto: the pid was "reused".
+    moto_service.pid_file.write_text(json.dumps({"pid": os.getpid(), "pgid": os.getpgid(0)}))
+    assert ls.is_pid_file_stale(moto_service) is True
+
+
+def test_unreadable_pid_file_is_stale(moto_service):
+    moto_service.pid_file.write_text("not json")
+    assert ls.is_pid_file_stale(moto_service) is True
+
+
+def test_pid_file_of_our_live_process_is_not_stale(moto_service):
+    # argv carries the service marker, as the real moto command line does.
+    # Not registered: identified through its command line, as after `up` in another process.
+    process = _spawn_group_leader(
+        "import time; print('ready', flush=True); time.sleep(30)", moto_service.marker, register=False
+    )
+    assert process.stdout.readline().strip() == "ready"
+    try:
+        moto_service.pid_file.write_text(json.dumps({"pid": process.pid, "pgid": process.pid}))
+        assert ls.is_pid_file_stale(moto_service) is False
+    finally:
+        process.kill()
+        process.wait()
+    assert ls.is_pid_file_stale(moto_service) is True
+
+
+def test_no_pid_file_is_not_stale(moto_service):
+    assert ls.is_pid_file_stale(moto_service) is False
+
+
+def test_stop_removes_a_stale_pid_file(moto_service):
+    moto_service.pid_file.write_text(json.dumps({"pid": os.getpid(), "pgid": os.getpgid(0)}))
+    assert ls._stop_service(moto_service, timeout=1.0) == "stale pid file removed"
+    assert not moto_service.pid_file.exists()
+    assert ls._stop_service(moto_service, timeout=1.0) == "not running"
+
+
+def test_stop_escalates_to_sigkill_and_leaves_no_process_in_the_group(moto_service):
+    # A leader that ignores SIGTERM and has a child that does too: both must be gone afterwards.
+    code = (
+        "import signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "child = subprocess.Popen([sys.executable, '-c', "
+        "'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)'])\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    leader = _spawn_group_leader(code, moto_service.marker)
+    child_pid = int(leader.stdout.readline())
+    moto_service.pid_file.write_text(json.dumps({"pid": leader.pid, "pgid": leader.pid}))
+    started = time.monotonic()
+    assert ls._stop_service(moto_service, timeout=0.5) == "killed"
+    assert time.monotonic() - started < 6
+    assert not moto_service.pid_file.exists()
+    assert not ls._group_alive(leader.pid)
+    assert not ls._pid_alive(child_pid)
+    assert leader.poll() is not None
+
+
+def test_stop_with_sigterm_is_reported_as_stopped(moto_service):
+    process = _spawn_group_leader("import time; time.sleep(60)", moto_service.marker)
+    moto_service.pid_file.write_text(json.dumps({"pid": process.pid, "pgid": process.pid}))
+    assert ls._stop_service(moto_service, timeout=5.0) == "stopped"
+    assert process.poll() == -15
+
+
+def test_service_that_dies_at_start_reports_its_log_tail(settings, moto_service):
+    crashing = dataclasses.replace(
+        moto_service,
+        command=(
+            "python",
+            "-c",
+            "import sys; print('boom: cannot open database'); sys.exit(3)",
+            "moto.server",
+        ),
+    )
+    pid = ls._spawn(crashing)
+    with pytest.raises(ls.ServiceDiedError) as error:
+        ls._wait_healthy(crashing, settings, pid, timeout=20)
+    assert "moto exited during start-up" in str(error.value)
+    assert "boom: cannot open database" in str(error.value)
+    assert not crashing.pid_file.exists()
+
+
+def test_missing_node_names_the_fix(settings, monkeypatch):
+    monkeypatch.setattr(ls.shutil, "which", lambda name: None)
+    with pytest.raises(ls.ToolMissingError, match="install Node.js"):
+        ls.start_services(settings)
+
+
+def test_missing_npm_packages_name_the_fix(settings, monkeypatch, tmp_path):
+    monkeypatch.setattr(ls, "NODE_MODULES", tmp_path / "no_node_modules")
+    with pytest.raises(ls.ToolMissingError, match=r"make node_modules/.installed"):
+        ls.start_services(settings)
+
+
+def test_aws_settings_have_no_local_services(monkeypatch):
+    monkeypatch.setenv("PLATFORM_ENV", "aws")
+    monkeypatch.setenv("LAKE_BUCKET_PREFIX", "marketplace-dev-123")
+    reset_settings_cache()
+    try:
+        from common.config import get_settings
+
+        with pytest.raises(ls.LocalServicesError, match="CDK"):
+            ls.service_definitions(get_settings())
+    finally:
+        reset_settings_cache()
+
+
+def test_bootstrap_without_services_names_the_fix(settings):
+    # The settings' ports are free: nothing listens there.
+    with pytest.raises(ls.LocalServicesError, match="common.local_services up"):
+        ls.bootstrap(settings)
+
+
+def test_status_of_nothing_running_is_stopped_or_stale(settings, moto_service):
+    moto_service.pid_file.write_text(json.dumps({"pid": os.getpid(), "pgid": os.getpgid(0)}))
+    rows = {row["service"]: row for row in ls.status(settings)}
+    assert rows["moto"]["state"] == "stale"
+    assert rows["kinesalite"]["state"] == rows["dynalite"]["state"] == "stopped"
+    assert rows["moto"]["port_env"] == "MOTO_PORT"
+    assert rows["dynalite"]["endpoint"] == f"http://127.0.0.1:{settings.ports['DYNAMODB_PORT']}"
+
+
+def test_endpoint_elsewhere_is_health_checked_not_started(settings, monkeypatch):
+    # As inside docker compose: endpoints name other hosts; nothing may be spawned, node is not needed.
+    remote = dataclasses.replace(
+        settings,
+        endpoints={
+            **settings.endpoints,
+            "kinesis": "http://kinesalite:4567",
+            "dynamodb": "http://dynalite:4568",
+            **{svc: "http://moto:4569" for svc in ("events", "sqs", "glue", "s3", "sts")},
+        },
+    )
+    services = ls.service_definitions(remote)
+    assert not any(service.managed_here for service in services)
+    assert all(service.managed_here for service in ls.service_definitions(settings))
+    monkeypatch.setattr(ls.shutil, "which", lambda name: None)
+    probed = []
+    monkeypatch.setattr(ls, "is_healthy", lambda service, s, client=None: probed.append(service.name) or True)
+    assert ls.start_services(remote, timeout=5) == {
+        "kinesalite": "remote",
+        "dynalite": "remote",
+        "moto": "remote",
+    }
+    assert set(probed) == {"kinesalite", "dynalite", "moto"}
+    assert not list(services[0].services_dir.glob("*.pid"))
+    assert ls.stop_all(remote)["moto"] == "remote (not managed here)"
+    assert {row["state"] for row in ls.status(remote)} == {"remote"}
+
+
+def test_unreachable_remote_endpoint_names_the_fix(settings, monkeypatch):
+    remote = dataclasses.replace(
+        settings, endpoints={**settings.endpoints, "dynamodb": "http://dynalite:4568"}
+    )
+    monkeypatch.setattr(ls, "is_healthy", lambda service, s, client=None: service.name != "dynalite")
+    monkeypatch.setattr(ls, "_plan_start", lambda service, s: "remote")
+    with pytest.raises(ls.LocalServicesError, match=r"dynalite at http://dynalite:4568 .*docker compose up"):
+        ls.start_services(remote, timeout=1)
+
+
+def test_a_big_log_is_rotated_at_start(moto_service):
+    moto_service.log_file.write_text("x" * (ls.MAX_LOG_BYTES + 1))
+    quick = dataclasses.replace(moto_service, command=("python", "-c", "print('fresh start')", "moto.server"))
+    pid = ls._spawn(quick)
+    assert ls._wait_for(lambda: not ls._pid_alive(pid), 20)
+    assert moto_service.log_file.with_suffix(".log.1").stat().st_size == ls.MAX_LOG_BYTES + 1
+    assert "fresh start" in moto_service.log_file.read_text()
+    assert moto_service.log_file.stat().st_size < 1000

@@ -1,0 +1,127 @@
+"""Pure DataFrame functions of build_profiles on a local[1] session (no matching/ needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from spark_jobs.build_profiles import (
+    attach_documents,
+    current_jobs,
+    latest_candidates,
+    redact_contacts,
+    resolve_document_uri,
+    up_to,
+)
+
+pytestmark = pytest.mark.unit
+
+T0 = dt.datetime(2026, 11, 20, 9, 0)
+
+
+def _ts(hours):
+    return T0 + dt.timedelta(hours=hours)
+
+
+JOB_DDL = (
+    "event_id string, tenant_id string, occurred_at timestamp, job_id string, employer_id string, title string, "
+    "description string, salary_min double, salary_max double, remote string, dt string"
+)
+
+
+def test_job_updates_apply_last_non_null_and_close(spark):
+    posted = spark.createDataFrame(
+        [
+            ("e1", "acme", _ts(0), "J1", "E", "Data engineer", "Build pipelines", 50000.0, 60000.0, "onsite", "2026-11-20"),
+            ("e2", "acme", _ts(0), "J2", "E", "Analyst", "SQL", None, None, "remote", "2026-11-20"),
+            ("e3", "beta", _ts(0), "J1", "F", "Nurse", "Care", None, None, "onsite", "2026-11-20"),
+        ],
+        JOB_DDL,
+    )
+    updated = spark.createDataFrame(
+        [
+            ("u1", "acme", _ts(2), "J1", "E", None, None, 55000.0, None, None, "2026-11-20"),
+            ("u2", "acme", _ts(1), "J1", "E", "Senior data engineer", None, 52000.0, None, "hybrid", "2026-11-20"),
+            ("u3", "acme", _ts(1), "J9", "E", "Ghost", None, None, None, None, "2026-11-20"),  # never posted
+        ],
+        JOB_DDL,
+    )
+    closed = spark.createDataFrame(
+        [("c1", "acme", _ts(3), "J2", "filled", "2026-11-20")],
+        "event_id string, tenant_id string, occurred_at timestamp, job_id string, reason string, dt string",
+    )
+    jobs = {(r.tenant_id, r.job_id): r for r in current_jobs(posted, updated, closed).collect()}
+    assert set(jobs) == {("acme", "J1"), ("acme", "J2"), ("beta", "J1")}  # the update of J9 made no job
+    j1 = jobs[("acme", "J1")]
+    assert j1.title == "Senior data engineer" and j1.salary_min == 55000.0 and j1.salary_max == 60000.0
+    assert j1.remote == "hybrid" and j1.description == "Build pipelines" and j1.job_status == "open"
+    assert j1.event_id == "e1"
+    assert jobs[("acme", "J2")].job_status == "closed" and jobs[("acme", "J2")].closed_reason == "filled"
+    assert jobs[("beta", "J1")].title == "Nurse" and jobs[("beta", "J1")].job_status == "open"  # tenants apart
+
+
+def test_latest_resume_per_candidate_and_candidates_without_resume(spark):
+    reg = spark.createDataFrame(
+        [("r1", "acme", _ts(0), "C1", "Leeds", "GB", "remote", 40000.0, "2026-11-20"),
+         ("r2", "acme", _ts(0), "C2", "York", "GB", "onsite", None, "2026-11-20")],
+        "event_id string, tenant_id string, occurred_at timestamp, candidate_id string, location_city string, "
+        "location_country string, remote_preference string, desired_salary_min double, dt string",
+    )  # fmt: skip
+    res = spark.createDataFrame(
+        [("u1", "acme", _ts(1), "C1", "R1", "raw/documents/tenant_id=acme/resumes/R1.txt", "text/plain", "2026-11-20"),
+         ("u2", "acme", _ts(5), "C1", "R2", "raw/documents/tenant_id=acme/resumes/R2.pdf", "application/pdf", "2026-11-20"),
+         ("u3", "acme", _ts(2), "C3", "R3", "raw/documents/tenant_id=acme/resumes/R3.txt", "text/plain", "2026-11-20")],
+        "event_id string, tenant_id string, occurred_at timestamp, candidate_id string, resume_id string, "
+        "document_uri string, content_type string, dt string",
+    )  # fmt: skip
+    rows = {r.candidate_id: r for r in latest_candidates(reg, res).collect()}
+    assert set(rows) == {"C1", "C2", "C3"}
+    assert rows["C1"].resume_id == "R2" and rows["C1"].location_city == "Leeds"
+    assert rows["C2"].resume_id is None  # registered, no resume yet
+    assert rows["C3"].resume_id == "R3" and rows["C3"].location_city is None  # resume before registration landed
+
+
+def test_up_to_keeps_event_dates_on_or_before_the_run_date(spark):
+    df = spark.createDataFrame([("2026-11-21",), ("2026-11-22",), ("2026-11-23",)], "dt string")
+    assert [r.dt for r in up_to(df, "2026-11-22").orderBy("dt").collect()] == ["2026-11-21", "2026-11-22"]
+
+
+def test_document_uris_resolve_relative_and_absolute(spark):
+    from pyspark.sql import functions as F
+
+    df = spark.createDataFrame(
+        [("raw/documents/tenant_id=a/resumes/x.pdf",), ("documents/tenant_id=a/resumes/y.pdf",),
+         ("s3://bucket-raw/documents/z.pdf",), ("/abs/documents/w.pdf",)],
+        "u string",
+    )  # fmt: skip
+    out = [r.r for r in df.select(resolve_document_uri(F.col("u"), "/lake/raw").alias("r")).collect()]
+    assert out == [
+        "/lake/raw/documents/tenant_id=a/resumes/x.pdf",
+        "/lake/raw/documents/tenant_id=a/resumes/y.pdf",
+        "s3://bucket-raw/documents/z.pdf",
+        "/abs/documents/w.pdf",
+    ]
+
+
+def test_attach_documents_joins_binaryfile_rows_and_flags_missing(spark, tmp_path):
+    raw = tmp_path / "raw"
+    doc = raw / "documents" / "tenant_id=acme" / "resumes"
+    doc.mkdir(parents=True)
+    (doc / "R1.txt").write_text("Python developer")
+    cands = spark.createDataFrame(
+        [("acme", "C1", "R1", "raw/documents/tenant_id=acme/resumes/R1.txt"),
+         ("acme", "C2", "R2", "raw/documents/tenant_id=acme/resumes/R2.txt")],
+        "tenant_id string, candidate_id string, resume_id string, document_uri string",
+    )  # fmt: skip
+    docs = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(str(raw / "documents"))
+    rows = {r.candidate_id: r for r in attach_documents(cands, docs, str(raw)).collect()}
+    assert bytes(rows["C1"].content) == b"Python developer" and rows["C1"].document_bytes == 16
+    assert rows["C2"].content is None  # → quarantined as document_missing by the profiler
+
+
+def test_redact_contacts_removes_email_and_phone_but_keeps_years():
+    text = "Jane Doe jane.doe@example.com +44 7700 900123 — 5 years Python, 2019-2024"
+    out = redact_contacts(text)
+    assert "@" not in out and "7700" not in out
+    assert "5 years Python" in out and "Jane Doe" in out
