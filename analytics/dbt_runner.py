@@ -104,8 +104,11 @@ def run_dbt_build(run_date: str, *, select: str | None = None, timeout_s: int = 
     error or failing test. Returns node counts and the row count of every mart."""
     date.fromisoformat(run_date)  # a clear ValueError for a malformed date
     settings = get_settings()
-    target_dir = DBT_PROJECT_DIR / "target"
-    env = dbt_environment(settings)
+    target_path = os.environ.get("DBT_TARGET_PATH", "target")  # tests use their own
+    target_dir = DBT_PROJECT_DIR / target_path
+    env = dbt_environment(settings, target_path=target_path)
+    if settings.warehouse_path is not None:  # dbt-duckdb does not create the directory
+        settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     args = ["build", "--target", settings.dbt_target, "--vars", json.dumps({"run_date": run_date})]
     if select:
         args += ["--select", select]

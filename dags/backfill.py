@@ -8,11 +8,10 @@ Landing is not part of it: raw events are the replay source.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, chain, dag, task
-
 from _platform.defaults import DEFAULT_ARGS, START_DATE
 from _platform.summary import run_summary
 from _platform.tasks import mapped_stage
+from airflow.sdk import Param, chain, dag, task
 
 MAX_BACKFILL_DAYS = 92
 STAGES = (

@@ -7,11 +7,11 @@ silver partition and a re-run of any hour gives the same output.
 
 from __future__ import annotations
 
-from airflow.sdk import CronDataIntervalTimetable, dag
-
 from _platform.assets import silver_assets
 from _platform.defaults import DEFAULT_ARGS, RUN_HOUR, START_DATE
+from _platform.summary import run_summary
 from _platform.tasks import stage
+from airflow.sdk import CronDataIntervalTimetable, dag
 
 
 @dag(
@@ -27,7 +27,7 @@ from _platform.tasks import stage
 def events_landing():
     landed = stage("land_events", "ingestion.landing", "run_landing", options={"hour": RUN_HOUR})
     silver = stage("bronze_to_silver", "spark_jobs.bronze_to_silver", outlets=silver_assets())
-    landed >> silver
+    landed >> silver >> run_summary(["land_events", "bronze_to_silver"])
 
 
 events_landing()

@@ -7,13 +7,12 @@ previous run (its CURRENT pointers are untouched), the marts and dashboard are n
 
 from __future__ import annotations
 
-from airflow.sdk import CronDataIntervalTimetable, chain, dag
-
 from _platform.assets import gold_asset, silver_assets
 from _platform.dbt import dbt_build
 from _platform.defaults import DEFAULT_ARGS, START_DATE
 from _platform.summary import run_summary
 from _platform.tasks import stage
+from airflow.sdk import CronDataIntervalTimetable, chain, dag
 
 STAGES = ("build_profiles", "embed", "match", "quality_gate", "publish", "refresh_dashboard")
 

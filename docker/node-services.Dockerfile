@@ -4,7 +4,8 @@
 FROM node:20-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
+# The CDK CLI in package.json is for deploying from a laptop, not needed in this image.
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error && rm -rf node_modules/aws-cdk node_modules/.bin/cdk
 COPY scripts/local_services/ scripts/local_services/
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -56,10 +56,8 @@ def build_app(context: dict | None = None, outdir: str | None = None, quicksight
         analytics = AnalyticsStack(
             app, f"Marketplace-{settings.name}-Analytics", settings=settings, spec=spec, env=env,
             description=f"Talent marketplace QuickSight dashboards ({settings.name})",
-            lake_bucket_arns={zone: b.bucket_arn for zone, b in platform.lake.buckets.items()},
-            lake_key_arn=platform.lake.key.key_arn,
         )
-        analytics.add_dependency(platform)
+        analytics.add_stack_dependency(platform)
     elif settings.quicksight_enabled:
         log.warning("analytics/quicksight_spec.py not found: the QuickSight stack is not synthesized")
     if nag:

@@ -95,8 +95,9 @@ class PartitionedBuffer:
 
 
 def _end_of_day(run_date: str) -> dt.datetime:
+    """The last instant of the run date: the latest a record of this run could have arrived."""
     day = dt.date.fromisoformat(run_date)
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
 
 
 def _list_shards(kinesis, stream_name: str) -> list[str]:

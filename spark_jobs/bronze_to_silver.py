@@ -32,7 +32,7 @@ from pyspark.sql import types as T
 
 from common.config import get_settings
 from ingestion import lake_io
-from ingestion.contracts import EVENT_TYPES, ENVELOPE_FIELDS, flat_columns, flatten_payload, validate_event
+from ingestion.contracts import ENVELOPE_FIELDS, EVENT_TYPES, flat_columns, flatten_payload, validate_event
 from ingestion.routing import LOOKBACK_DAYS, normalise_error_line
 from spark_jobs.session import get_spark
 
@@ -169,6 +169,10 @@ def quarantine_from_landing_errors(error_lines: DataFrame, quarantined_at: F.Col
     parsed = error_lines.where(F.length(F.trim("value")) > 0).select(
         normalise("value").alias("err"), F.regexp_extract("_source_file", ERRORS_DT_PATTERN, 1).alias("dt")
     )
+    # A record delivered twice fails twice; keep one (same bytes, same reason, same day).
+    parsed = parsed.select(
+        "err", "dt", F.col("err.raw_record").alias("_raw"), F.col("err.reason").alias("_reason")
+    ).dropDuplicates(["_raw", "_reason", "dt"])
     envelope = F.from_json("err.raw_record", BRONZE_ENVELOPE)
     return parsed.select(
         envelope.event_id.alias("event_id"),
@@ -222,6 +226,16 @@ def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSessio
     log.info("bronze_to_silver %s: window %s..%s, %d raw files, %d error files",
              run_date, dts[0], dts[-1], len(event_files), len(error_files))
 
+    phases: dict[str, float] = {}
+    mark = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        phases[name] = round(now - mark, 2)
+        mark = now
+
+    phase("list_files")
     bronze = raw_lines_to_bronze(_read_lines(spark, event_files))
     raw_lines = 0
     if event_files:
@@ -229,14 +243,17 @@ def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSessio
         bronze = spark.read.parquet(bronze_uri).where(F.col("dt").cast("string").isin(dts))
         bronze = bronze.withColumn("dt", F.col("dt").cast("string"))
         raw_lines = bronze.count()
+    phase("bronze")
 
     validated = dedupe(validate(bronze)).persist()
     stats = validated.groupBy("ok", "_is_duplicate", "event_type").agg(F.count("*").alias("n")).collect()
     duplicates = sum(row["n"] for row in stats if row["_is_duplicate"])
     silver_counts = {row["event_type"]: row["n"] for row in stats if row["ok"] and not row["_is_duplicate"]}
     unique = validated.where(~F.col("_is_duplicate"))
+    phase("validate_dedupe")
     for event_type in sorted(silver_counts):
         _write_partitions(silver_for(unique.where("ok"), event_type), settings.table_uri("silver", event_type), ["dt"])
+    phase("silver")
 
     quarantine = quarantine_from_rejects(unique.where(~F.col("ok"))).unionByName(
         quarantine_from_landing_errors(_read_lines(spark, error_files))
@@ -249,6 +266,7 @@ def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSessio
         _write_partitions(quarantine.select(*QUARANTINE_COLUMNS), settings.table_uri("quarantine", "events"), ["dt"])
     validated.unpersist()
     quarantine.unpersist()
+    phase("quarantine")
 
     silver_rows = sum(silver_counts.values())
     result = {
@@ -264,6 +282,7 @@ def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSessio
         "quarantine_by_reason": {f"{stage}:{reason}": n for (stage, reason), n in sorted(by_reason.items())},
         "reconciled": raw_lines == silver_rows + quarantined_silver + duplicates,
         "seconds": round(time.perf_counter() - started, 1),
+        "phase_seconds": phases,
     }
     if not result["reconciled"]:
         raise RuntimeError(f"bronze_to_silver counts do not reconcile: {result}")

@@ -39,6 +39,9 @@ SCORED_DDL = (
     + ", ".join(f"{c} double" for c in COMPONENTS)
 )
 EXPLAIN_DDL = "matched_skills array<string>, missing_essential array<string>, missing_optional array<string>"
+GOLD_MATCHES_DDL = (
+    f"{SCORED_DDL}, {EXPLAIN_DDL}, weights_version string, model_version string, run_date string, run_id string"
+)
 
 _JOB_FEATURES: dict = {}  # per Python worker: (broadcast token, tenant) → (job ids, FeatureMatrix)
 

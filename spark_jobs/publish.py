@@ -59,16 +59,25 @@ def pairs_from_matches(matches):
     )
 
 
-def _write_partition(rows, *, table: str, run_id: str, expires_at: int | None, concurrency: int, kind: str):
-    """Runs on an executor: write one partition's items and yield its stats."""
-    from common.aws import client
+def _dynamodb_client(client_kwargs: dict):
+    """Executor-side client from the driver's settings (executors may not share the driver's env)."""
+    import boto3
+    from botocore.config import Config
 
+    retry = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=32)
+    return boto3.client("dynamodb", config=retry, **client_kwargs)
+
+
+def _write_partition(
+    rows, *, table: str, run_id: str, expires_at: int | None, concurrency: int, kind: str, client_kwargs: dict
+):
+    """Runs on an executor: write one partition's items and yield its stats."""
     published_at = utc_now().isoformat()
     if kind == "match":
         items = (match_item(row.asDict(), run_id, expires_at) for row in rows)
     else:
         items = (pointer_item(row.tenant_id, row.kind, row.entity_id, run_id, published_at) for row in rows)
-    stats = BatchWriter(client("dynamodb"), table, concurrency=concurrency).write_all(items)
+    stats = BatchWriter(_dynamodb_client(client_kwargs), table, concurrency=concurrency).write_all(items)
     yield stats.as_dict()
 
 
@@ -81,7 +90,7 @@ def _write_with_spark(df, **kwargs) -> WriteStats:
 
 def announce(run: dict, tenants: dict[str, int], event_client=None) -> str:
     """Put one MatchesReady event on the bus for the notification service; returns the event id."""
-    from common.aws import client
+    import boto3
 
     detail = {
         "run_id": run["run_id"],
@@ -90,7 +99,7 @@ def announce(run: dict, tenants: dict[str, int], event_client=None) -> str:
         "model_version": run.get("model_version"),
         "matches_by_tenant": tenants,
     }
-    events = event_client or client("events")
+    events = event_client or boto3.client("events", **get_settings().boto3_kwargs("events"))
     response = events.put_events(
         Entries=[
             {
@@ -130,7 +139,12 @@ def run(
     started = time.perf_counter()
     matches = read_table(spark, f"{table_uri('gold', 'matches')}/run_id={run_id}")
     pairs = pairs_from_matches(matches).cache()
-    common = {"table": settings.dynamodb_table, "run_id": run_id, "concurrency": concurrency}
+    common = {
+        "table": settings.dynamodb_table,
+        "run_id": run_id,
+        "concurrency": concurrency,
+        "client_kwargs": settings.boto3_kwargs("dynamodb"),
+    }
     item_stats = _write_with_spark(pairs, expires_at=expires_at_for(run_date, ttl_days), kind="match", **common)
     log.info("wrote %d match items for run %s", item_stats.items, run_id)
 

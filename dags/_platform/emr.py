@@ -1,18 +1,20 @@
 """AWS execution of a stage: EMR Serverless job on the long-lived application that infra/ deploys.
 
 Imported only when ``get_settings().env == "aws"`` (the amazon provider costs ~0.4 s to import).
-The job's entry point is the same ``stage_runner.py`` the local mode runs, so both environments call the
-stage functions identically. Artefact locations (uploaded by ``make deploy``):
-- ``EMR_CODE_URI``    (default ``<artefacts zone>/code``): ``stage_runner.py`` + ``marketplace.zip`` (the repo's
-  Python packages, shipped with ``--py-files``);
-- ``EMR_DEPS_ARCHIVE`` (default ``<artefacts zone>/deps/jobs-venv.tar.gz``): venv-pack of the jobs venv;
-- ``EMR_LOG_URI``     (default ``<artefacts zone>/emr-logs/``): driver/executor logs (monitoringConfiguration).
+Artefacts come from ``make package-spark`` (spark_jobs/package.py), uploaded under ``EMR_ARTEFACTS_URI``
+(default ``<artefacts zone>/emr``):
+- ``entrypoint.py``: runs a module's CLI (``entrypoint.py spark_jobs.match --run-date D``), the same CLI
+  the contract gives every stage (docs/contracts.md);
+- ``code.zip``: the repo's packages, shipped with ``--py-files``;
+- ``pyspark_deps.tar.gz``: the relocatable venv (``spark.archives=…#environment``); set
+  ``EMR_DEPS_ARCHIVE=none`` when the application uses a custom image that already has the dependencies.
+Logs go to ``EMR_LOG_URI`` (default ``s3://<lake prefix>-emr-logs/applications/``, the bucket and prefix the
+EMR execution role may write, infra/stacks/compute.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from datetime import timedelta
 
@@ -26,44 +28,56 @@ _FORWARDED_SETTINGS = {
     "AWS_REGION": "region",
     "KINESIS_STREAM": "kinesis_stream",
     "EVENT_BUS": "event_bus",
-    "LANDING_QUEUE": "landing_queue",
     "DYNAMODB_TABLE": "dynamodb_table",
     "GLUE_DATABASE": "glue_database",
     "ATHENA_WORKGROUP": "athena_workgroup",
 }
 
 
-def artefact_locations() -> dict[str, str]:
-    artefacts = get_settings().zone_uri("artefacts")
+def artefact_locations() -> dict[str, str | None]:
+    settings = get_settings()
+    root = os.environ.get("EMR_ARTEFACTS_URI") or f"{settings.zone_uri('artefacts')}/emr"
+    deps = os.environ.get("EMR_DEPS_ARCHIVE") or f"{root}/pyspark_deps.tar.gz"
     return {
-        "code": os.environ.get("EMR_CODE_URI") or f"{artefacts}/code",
-        "deps": os.environ.get("EMR_DEPS_ARCHIVE") or f"{artefacts}/deps/jobs-venv.tar.gz",
-        "logs": os.environ.get("EMR_LOG_URI") or f"{artefacts}/emr-logs/",
+        "root": root,
+        "deps": None if deps.lower() == "none" else deps,
+        "logs": os.environ.get("EMR_LOG_URI") or f"s3://{settings.lake_root}-emr-logs/applications/",
     }
 
 
-def job_driver(module: str, function: str, run_date: str | None, options: dict | None) -> dict:
-    """``jobDriver`` for StartJobRun: stage_runner.py with the venv-pack archive as the Python env."""
-    settings = get_settings()
-    where = artefact_locations()
-    arguments = ["--module", module, "--function", function, "--options", json.dumps(options or {})]
+def cli_arguments(module: str, run_date: str | None, options: dict | None) -> list[str]:
+    """``entrypoint.py`` arguments: the module, then its CLI flags (``--run-date``, ``--<option> value``)."""
+    arguments = [module]
     if run_date:
         arguments += ["--run-date", run_date]
+    for key, value in sorted((options or {}).items()):
+        arguments += [f"--{key.replace('_', '-')}", str(value)]
+    return arguments
+
+
+def job_driver(module: str, function: str, run_date: str | None, options: dict | None) -> dict:
+    """``jobDriver`` for StartJobRun. ``function`` is implied by the module's CLI (kept for symmetry)."""
+    settings = get_settings()
+    where = artefact_locations()
     env = {"PLATFORM_ENV": "aws", **{k: str(getattr(settings, attr)) for k, attr in _FORWARDED_SETTINGS.items()}}
-    conf = [
-        f"--py-files {where['code']}/marketplace.zip",
-        f"--conf spark.archives={where['deps']}#environment",
-        "--conf spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON=./environment/bin/python",
-        "--conf spark.emr-serverless.driverEnv.PYSPARK_PYTHON=./environment/bin/python",
-        "--conf spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python",
+    conf = [f"--py-files {where['root']}/code.zip"]
+    if where["deps"]:
+        conf += [
+            f"--conf spark.archives={where['deps']}#environment",
+            "--conf spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON=./environment/bin/python",
+            "--conf spark.emr-serverless.driverEnv.PYSPARK_PYTHON=./environment/bin/python",
+            "--conf spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python",
+        ]
+    conf += [
         "--conf spark.sql.sources.partitionOverwriteMode=dynamic",
+        "--conf spark.executorEnv.OPENBLAS_NUM_THREADS=1",
     ]
     conf += [f"--conf spark.emr-serverless.driverEnv.{k}={v}" for k, v in env.items()]
     conf += [f"--conf spark.executorEnv.{k}={v}" for k, v in env.items()]
     return {
         "sparkSubmit": {
-            "entryPoint": f"{where['code']}/stage_runner.py",
-            "entryPointArguments": arguments,
+            "entryPoint": f"{where['root']}/entrypoint.py",
+            "entryPointArguments": cli_arguments(module, run_date, options),
             "sparkSubmitParameters": " ".join(conf),
         }
     }

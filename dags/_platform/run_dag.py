@@ -58,9 +58,9 @@ def prepare_home(env: dict[str, str]) -> None:
         raise SystemExit("airflow dags reserialize failed: a DAG does not import (see output above)")
 
 
-def print_summary(dag_id: str, run_date: str) -> dict | None:
+def print_summary(dag_id: str, run_date: str, since: float = 0.0) -> dict | None:
     path = get_settings().local_state_dir / "runs" / dag_id / f"{run_date}.json"
-    if not path.exists():
+    if not path.exists() or path.stat().st_mtime < since:
         print(f"no run summary at {path} (the run stopped before its summary task)")
         return None
     summary = json.loads(path.read_text(encoding="utf-8"))
@@ -71,7 +71,8 @@ def print_summary(dag_id: str, run_date: str) -> dict | None:
     return summary
 
 
-def run_dag(dag_id: str, run_date: str, conf: dict | None = None, home: Path | None = None) -> int:
+def run_dag(dag_id: str, run_date: str, conf: dict | None = None, home: Path | None = None,
+            mark_success_pattern: str | None = None) -> int:
     """Run ``dag_id`` for the data interval starting at ``run_date``; returns the process exit code."""
     env = airflow_environment(home=home)
     prepare_home(env)
@@ -81,10 +82,12 @@ def run_dag(dag_id: str, run_date: str, conf: dict | None = None, home: Path | N
     command = [*airflow_cli(env), "dags", "test", dag_id, f"{logical_date}T00:00:00+00:00"]
     if conf:
         command += ["--conf", json.dumps(conf)]
-    started = time.monotonic()
+    if mark_success_pattern:  # re-run the tail of a DAG: tasks matching this regex are marked, not run
+        command += ["--mark-success-pattern", mark_success_pattern]
+    started, wall_started = time.monotonic(), time.time()
     code = _run(command, env)
     elapsed = time.monotonic() - started
-    print_summary(dag_id, run_date)
+    print_summary(dag_id, run_date, since=wall_started)
     print(f"{dag_id} {run_date}: {'SUCCESS' if code == 0 else 'FAILED'} in {elapsed:.0f} s "
           f"(Airflow home {env['AIRFLOW_HOME']})")
     return code
@@ -95,10 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dag_id", nargs="?", default="match_daily")
     parser.add_argument("--date", required=True, help="run date YYYY-MM-DD (the data interval start)")
     parser.add_argument("--conf", default=None, help="JSON run conf (e.g. backfill params)")
+    parser.add_argument("--mark-success-pattern", default=None,
+                        help="regex of task ids to mark successful without running (re-run a DAG's tail)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log.info("Airflow home %s", airflow_home())
-    return run_dag(args.dag_id, args.date, json.loads(args.conf) if args.conf else None)
+    return run_dag(args.dag_id, args.date, json.loads(args.conf) if args.conf else None,
+                   mark_success_pattern=args.mark_success_pattern)
 
 
 if __name__ == "__main__":

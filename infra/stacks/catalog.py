@@ -26,7 +26,7 @@ _JSON = {
 
 def projection_parameters(spec: TableSpec, location: str) -> dict[str, str]:
     """Athena partition projection: partitions are computed from these rules, never crawled."""
-    if not spec.partitions:
+    if not spec.partitions or not all(p.projection for p in spec.partitions):
         return {}
     params = {"projection.enabled": "true"}
     for part in spec.partitions:

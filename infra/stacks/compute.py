@@ -82,7 +82,8 @@ class SparkCompute(Construct):
         role.add_to_policy(iam.PolicyStatement(
             sid="LakeCatalog",
             actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition",
-                     "glue:GetPartitions", "glue:BatchGetPartition", "glue:UpdateTable"],
+                     "glue:GetPartitions", "glue:BatchGetPartition", "glue:UpdateTable",
+                     "glue:CreatePartition", "glue:BatchCreatePartition", "glue:UpdatePartition"],
             resources=[stack.format_arn(service="glue", resource="catalog"),
                        stack.format_arn(service="glue", resource="database", resource_name=names.GLUE_DATABASE),
                        glue_table_arn(self)]))

@@ -1,8 +1,9 @@
 """Glue table definitions for the lake, transcribed from docs/contracts.md.
 
-Plain data, no CDK: `glue_catalog.py` turns each TableSpec into a CfnTable with Athena partition
-projection, and the tests check the contract's tables are all here. Column types are the Parquet
-types the Spark jobs write (timestamps as timestamp, money as double, counts as bigint).
+Plain data, no CDK: `catalog.py` turns each TableSpec into a Glue CfnTable with Athena partition
+projection. Silver and gold tables are named as dbt's sources expect (dbt/models/staging/_sources.yml:
+`<event_type>`, `candidate_profiles`, `matches`, … in GLUE_DATABASE); tests check both agree on
+names and types.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ class TableSpec:
 def _dt(start: str = "2024-01-01") -> Partition:
     return Partition(
         "dt",
-        "string",
+        "date",
         {
             "type": "date",
             "format": "yyyy-MM-dd",
@@ -167,7 +168,7 @@ _PROFILE_COMMON = [
     ("salary_min", "double"),
     ("salary_max", "double"),
 ]
-_PROFILE_TAIL = [("profile_version", "string"), ("run_date", "string")]
+_PROFILE_TAIL = [("profile_version", "bigint"), ("run_date", "string")]
 
 
 def table_specs() -> list[TableSpec]:
@@ -214,7 +215,7 @@ def table_specs() -> list[TableSpec]:
     for event_type in EVENT_TYPES:
         specs.append(
             TableSpec(
-                f"silver_{event_type}",
+                event_type,
                 "silver",
                 event_type,
                 [*_ENVELOPE, *PAYLOAD_COLUMNS[event_type], ("_ingested_at", "timestamp")],
@@ -224,13 +225,13 @@ def table_specs() -> list[TableSpec]:
         )
     specs += [
         TableSpec(
-            "gold_candidate_profiles",
+            "candidate_profiles",
             "gold",
             "candidate_profiles",
             [("candidate_id", "string"), *_PROFILE_COMMON, *_PROFILE_TAIL],
         ),
         TableSpec(
-            "gold_job_profiles",
+            "job_profiles",
             "gold",
             "job_profiles",
             [
@@ -243,7 +244,7 @@ def table_specs() -> list[TableSpec]:
             ],
         ),
         TableSpec(
-            "gold_embeddings",
+            "embeddings",
             "gold",
             "embeddings",
             [
@@ -257,7 +258,7 @@ def table_specs() -> list[TableSpec]:
             [Partition("entity_type", "string", {"type": "enum", "values": "candidate,job"})],
         ),
         TableSpec(
-            "gold_matches",
+            "matches",
             "gold",
             "matches",
             [
@@ -279,12 +280,14 @@ def table_specs() -> list[TableSpec]:
                 ("model_version", "string"),
                 ("run_date", "string"),
             ],
-            # run ids are `<date>T<weights>`: injected, so every query must name its run_id.
-            [Partition("run_id", "string", {"type": "injected"})],
-            description="Top-K matches per run; query with WHERE run_id = '<run>'.",
+            # No projection: run ids (`<date>T<weights>`) fit no projection type, and dbt reads all runs
+            # (an `injected` key would force a run_id filter on every query). The match job registers
+            # each run's partition in Glue (the EMR role may BatchCreatePartition on this table).
+            [Partition("run_id", "string", {})],
+            description="Top-K matches per run, partitioned by run_id (partitions registered per run).",
         ),
         TableSpec(
-            "gold_match_runs",
+            "match_runs",
             "gold",
             "match_runs",
             [

@@ -26,7 +26,9 @@ from stacks.lake import LakeStorage
 from stacks.settings import EnvSettings
 
 AIRFLOW_PREFIX = "airflow"
-DBT_MARTS_DATABASE = f"{names.GLUE_DATABASE}_marts"
+# dbt-athena schemas: <DBT_ATHENA_SCHEMA>_<layer> (dbt/profiles.yml: marketplace_analytics_staging, _marts, …).
+DBT_SCHEMAS = "marketplace_analytics*"
+DBT_DATA_PREFIX = "warehouse"  # analytics/dbt_runner.py: s3_data_dir = <gold zone>/warehouse/
 
 
 def startup_script(env_vars: dict[str, str], dbt_pins: list[str]) -> str:
@@ -163,15 +165,15 @@ class Orchestration(Construct):
                                            stack.format_arn(service="glue", resource="database",
                                                             resource_name=names.GLUE_DATABASE),
                                            stack.format_arn(service="glue", resource="database",
-                                                            resource_name=DBT_MARTS_DATABASE),
+                                                            resource_name=DBT_SCHEMAS),
                                            glue_table_arn(self),
                                            stack.format_arn(service="glue", resource="table",
-                                                            resource_name=f"{DBT_MARTS_DATABASE}/*")]),
+                                                            resource_name=f"{DBT_SCHEMAS}/*")]),
             iam.PolicyStatement(sid="DbtReadLake", actions=["s3:GetObject"],
                                 resources=[lake.buckets[z].arn_for_objects("*") for z in ("silver", "gold")]),
             iam.PolicyStatement(sid="DbtWriteMartsAndResults",
                                 actions=["s3:PutObject", "s3:DeleteObject", "s3:GetObject", "s3:AbortMultipartUpload"],
-                                resources=[lake.buckets["gold"].arn_for_objects("marts/*"),
+                                resources=[lake.buckets["gold"].arn_for_objects(f"{DBT_DATA_PREFIX}/*"),
                                            lake.buckets["athena-results"].arn_for_objects("dbt/*")]),
             iam.PolicyStatement(sid="DbtListLake", actions=["s3:ListBucket", "s3:GetBucketLocation"],
                                 resources=[lake.buckets[z].bucket_arn for z in ("silver", "gold", "athena-results")]),
@@ -187,16 +189,17 @@ class Orchestration(Construct):
                 f"{arn_of(spark.application)}/jobruns/*",
                 f"{arn_of(lake.buckets['silver'])}/*",
                 f"{arn_of(lake.buckets['gold'])}/*",
-                f"{arn_of(lake.buckets['gold'])}/marts/*",
+                f"{arn_of(lake.buckets['gold'])}/{DBT_DATA_PREFIX}/*",
                 f"{arn_of(lake.buckets['athena-results'])}/dbt/*",
                 f"arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{names.GLUE_DATABASE}/*",
-                f"arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{DBT_MARTS_DATABASE}/*",
+                f"arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:database/{DBT_SCHEMAS}",
+                f"arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{DBT_SCHEMAS}/*",
             ),
             *wildcard_actions("kms:GenerateDataKey*"),
         ], "MWAA's documented execution-role policy (metrics/log-group APIs without resource scoping, its "
            "Celery SQS queues in an MWAA-owned account, its own log groups); job runs of our one EMR "
-           "application; dbt reads silver/gold and writes only gold/marts/ and its Athena results prefix; "
-           "catalog access limited to the lake and marts databases.")
+           "application; dbt reads silver/gold and writes only gold/warehouse/ and its Athena results prefix; "
+           "catalog access limited to the lake and the dbt (marketplace_analytics*) databases.")
 
         self.environment = mwaa.CfnEnvironment(
             self,

@@ -29,6 +29,12 @@ from stacks.settings import EnvSettings
 from stacks.streaming import EventIngestion
 
 
+# What common/config.py reads in aws mode (LANDING_QUEUE is not exported: in AWS, Firehose replaces the
+# local landing consumer, so there is no landing queue; LOCAL_STATE_DIR is a local path, not a resource).
+CONFIG_ENV_VARS = ("PLATFORM_ENV", "AWS_REGION", "LAKE_BUCKET_PREFIX", "KINESIS_STREAM", "EVENT_BUS", "DYNAMODB_TABLE",
+                   "GLUE_DATABASE", "ATHENA_WORKGROUP", "EMR_APPLICATION_ID", "EMR_EXECUTION_ROLE_ARN")
+
+
 def output_id(env_var: str) -> str:
     """CloudFormation output ids are alphanumeric: LAKE_BUCKET_PREFIX -> LAKEBUCKETPREFIX."""
     return env_var.replace("_", "")
@@ -70,6 +76,8 @@ class PlatformStack(Stack):
         self.monitoring = PipelineMonitoring(self, "Monitoring", settings=settings, ingestion=self.ingestion,
                                              serving=self.serving)
         self._acknowledge_cdk_handlers()
+        if tuple(self.outputs) != CONFIG_ENV_VARS:  # one output per config variable, same order
+            raise ValueError(f"stack outputs {tuple(self.outputs)} drifted from CONFIG_ENV_VARS")
         for key, value in self.outputs.items():
             CfnOutput(self, output_id(key), value=value, description=f"{key} for common/config.py (PLATFORM_ENV=aws)")
 

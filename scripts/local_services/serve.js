@@ -22,7 +22,9 @@ function parseArgs (argv) {
 
 // Start `server` (an http.Server from kinesalite/dynalite) and shut it down cleanly on SIGTERM/SIGINT,
 // so LevelDB is closed (and its lock released) before the process exits.
-function serve (name, makeServer) {
+// `checkStore(path)` opens and closes the LevelDB store first: the libraries open it lazily, and a store
+// locked by another process would otherwise fail every request (dynalite) or crash later (kinesalite).
+async function serve (name, makeServer, checkStore) {
   let args
   try {
     args = parseArgs(process.argv.slice(2))
@@ -31,6 +33,14 @@ function serve (name, makeServer) {
     process.exit(2)
   }
   fs.mkdirSync(args.path, { recursive: true })
+  try {
+    await checkStore(args.path)
+  } catch (err) {
+    const cause = err.cause ? ` (${err.cause.message})` : ''
+    console.error(`${name}: cannot open its LevelDB store at ${args.path}: ${err.message}${cause}. ` +
+      `Is another ${name} using this directory? Stop it first.`)
+    process.exit(1)
+  }
   const server = makeServer(args.path)
   server.on('error', (err) => {
     const hint = err.code === 'EADDRINUSE' ? ' (port already in use: choose another port)' : ''

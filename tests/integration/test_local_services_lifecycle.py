@@ -18,21 +18,11 @@ import pytest
 
 from common import local_services as ls
 from common.config import REPO_ROOT, get_settings, reset_settings_cache
+from common.local_services import definitions, health, processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 PORT_ENVS = ("KINESIS_PORT", "DYNAMODB_PORT", "MOTO_PORT")
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @pytest.fixture()
@@ -41,8 +31,8 @@ def settings(tmp_path, monkeypatch):
     monkeypatch.setenv("PLATFORM_ENV", "local")
     monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
-    for name, port in zip(PORT_ENVS, _free_ports(3), strict=True):
-        monkeypatch.setenv(name, str(port))
+    for name, port in ls.pick_free_ports().items():
+        monkeypatch.setenv(name, port)
     reset_settings_cache()
     settings = get_settings()
     yield settings
@@ -68,11 +58,11 @@ def _listening_addresses(port: int) -> set[str]:
 
 def _assert_no_process_left(pids: dict[str, int]) -> None:
     for name, pid in pids.items():
-        assert not ls._group_alive(pid), f"{name} (process group {pid}) still has live processes"
+        assert not processes.group_alive(pid), f"{name} (process group {pid}) still has live processes"
 
 
 def test_lifecycle_with_persistence_across_restart(settings):
-    boto = ls._client
+    boto = health.client
     started = time.monotonic()
     endpoints = ls.ensure_up(settings)
     first_start_s = time.monotonic() - started
@@ -187,13 +177,13 @@ def test_lifecycle_with_persistence_across_restart(settings):
 
 def test_a_killed_service_is_detected_and_restarted_with_its_data(settings):
     ls.ensure_up(settings)
-    dynamodb = ls._client(settings, "dynamodb")
+    dynamodb = health.client(settings, "dynamodb")
     dynamodb.put_item(
         TableName="marketplace-matches", Item={"PK": {"S": "T#t1#JOB#j9"}, "SK": {"S": "CURRENT"}}
     )
     dynalite_pid = _pids(settings)["dynalite"]
     os.killpg(dynalite_pid, signal.SIGKILL)  # a crash: no clean shutdown, pid file left behind
-    assert ls._wait_for(lambda: not ls._group_alive(dynalite_pid), 10.0)
+    assert processes.wait_for(lambda: not processes.group_alive(dynalite_pid), 10.0)
 
     states = {row["service"]: row["state"] for row in ls.status(settings)}
     assert states["dynalite"] == "stale"
@@ -265,6 +255,12 @@ def test_cli_up_status_down(settings):
     assert summaries == ["0 started", "3 started"]
     status = cli("status")
     assert status.stdout.count(" running ") == 3
+    rows = json.loads(cli("status", "--json").stdout)
+    assert {row["service"]: row["state"] for row in rows} == {
+        "kinesalite": "running",
+        "dynalite": "running",
+        "moto": "running",
+    }
     bootstrap = cli("bootstrap")
     assert bootstrap.returncode == 0 and bootstrap.stdout.count(" exists") == 5
     pids = _pids(settings)
@@ -272,3 +268,77 @@ def test_cli_up_status_down(settings):
     assert down.returncode == 0 and down.stdout.count(" stopped") == 3
     _assert_no_process_left(pids)
     assert cli("status").stdout.count(" stopped") == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--port", "70000", "--path", "/tmp/x"], "--port must be 1..65535"),
+        (["--port", "4568"], "--path DIR is required"),
+        (["--port"], "usage: --port N --path DIR"),
+    ],
+)
+def test_node_launchers_reject_bad_arguments(args, expected):
+    for launcher in ("kinesalite.js", "dynalite.js"):
+        result = subprocess.run(
+            ["node", str(definitions.LAUNCHER_DIR / launcher), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 2
+        assert expected in result.stderr
+
+
+def test_node_launcher_reports_a_busy_port(tmp_path):
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    try:
+        result = subprocess.run(
+            [
+                "node",
+                str(definitions.LAUNCHER_DIR / "kinesalite.js"),
+                "--port",
+                str(port),
+                "--path",
+                str(tmp_path / "k"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        blocker.close()
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "port already in use" in result.stderr
+
+
+def test_a_store_held_by_another_process_fails_fast_with_its_log(settings):
+    # Another dynalite (not ours, other port) holds the LevelDB directory this state dir uses.
+    data_dir = settings.local_state_dir / "dynamodb"
+    other_port = ls.pick_free_ports()["DYNAMODB_PORT"]
+    holder = subprocess.Popen(
+        [
+            "node",
+            str(definitions.LAUNCHER_DIR / "dynalite.js"),
+            "--port",
+            other_port,
+            "--path",
+            str(data_dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "listening" in holder.stdout.readline()
+        started = time.monotonic()
+        with pytest.raises(ls.ServiceDiedError) as error:
+            ls.ensure_up(settings, timeout=60)
+        assert time.monotonic() - started < 30  # fails at once, not after the health timeout
+        assert "dynalite exited during start-up" in str(error.value)
+        assert "Is another dynalite using this directory?" in str(error.value)
+    finally:
+        holder.terminate()
+        holder.wait(timeout=10)

@@ -17,19 +17,10 @@ import pytest
 
 from common import local_services as ls
 from common.config import reset_settings_cache
+from common.local_services import definitions, health, lifecycle, processes
+from common.local_services.__main__ import main
 
 pytestmark = pytest.mark.unit
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @pytest.fixture()
@@ -37,8 +28,8 @@ def settings(isolated_settings, monkeypatch):
     """Isolated state dir and free ports, so a developer's running services never interfere."""
     from common.config import get_settings
 
-    for name, port in zip(("KINESIS_PORT", "DYNAMODB_PORT", "MOTO_PORT"), _free_ports(3), strict=True):
-        monkeypatch.setenv(name, str(port))
+    for name, port in ls.pick_free_ports().items():
+        monkeypatch.setenv(name, port)
     reset_settings_cache()
     return get_settings()
 
@@ -64,8 +55,10 @@ def _spawn_group_leader(code: str, *extra_args: str, register: bool = True) -> s
     process = subprocess.Popen(
         [sys.executable, "-c", code, *extra_args], start_new_session=True, stdout=subprocess.PIPE, text=True
     )
-    if register:  # as ls._spawn does; unregistered ones are judged by /proc like a process of another CLI run
-        ls._CHILDREN[process.pid] = process
+    if (
+        register
+    ):  # as processes.spawn does; unregistered ones are judged by /proc like a process of another CLI run
+        processes.CHILDREN[process.pid] = process
     return process
 
 
@@ -93,6 +86,13 @@ def test_ports_move_with_their_env_vars(settings, monkeypatch):
     assert "14568" in dynalite.command
 
 
+def test_pick_free_ports_gives_three_distinct_free_ports():
+    ports = ls.pick_free_ports()
+    assert set(ports) == {"KINESIS_PORT", "DYNAMODB_PORT", "MOTO_PORT"}
+    assert len(set(ports.values())) == 3
+    assert not any(ls.port_in_use(int(port)) for port in ports.values())
+
+
 def test_port_in_use_detects_a_listener_and_a_free_port(listening_socket):
     busy_port = listening_socket.getsockname()[1]
     assert ls.port_in_use(busy_port) is True
@@ -101,7 +101,7 @@ def test_port_in_use_detects_a_listener_and_a_free_port(listening_socket):
 
 
 def test_port_in_use_message_names_port_env_var_and_fix(moto_service):
-    message = ls.port_in_use_message(moto_service)
+    message = processes.port_in_use_message(moto_service)
     assert f"port {moto_service.port}" in message
     assert "MOTO_PORT" in message
     assert "export MOTO_PORT=" in message
@@ -116,9 +116,9 @@ def test_busy_port_that_does_not_answer_raises_port_in_use(settings, listening_s
 
     settings = get_settings()
     kinesalite = next(s for s in ls.service_definitions(settings) if s.name == "kinesalite")
-    monkeypatch.setattr(ls, "is_healthy", lambda service, settings, client=None: False)
+    monkeypatch.setattr(health, "is_healthy", lambda service, settings, client=None: False)
     with pytest.raises(ls.PortInUseError, match=rf"port {port} .*KINESIS_PORT"):
-        ls._plan_start(kinesalite, settings)
+        lifecycle.plan_start(kinesalite, settings)
 
 
 def test_busy_port_that_answers_is_used_as_external(settings, listening_socket, monkeypatch):
@@ -129,8 +129,8 @@ def test_busy_port_that_answers_is_used_as_external(settings, listening_socket, 
 
     settings = get_settings()
     dynalite = next(s for s in ls.service_definitions(settings) if s.name == "dynalite")
-    monkeypatch.setattr(ls, "is_healthy", lambda service, settings, client=None: True)
-    assert ls._plan_start(dynalite, settings) == "external"
+    monkeypatch.setattr(health, "is_healthy", lambda service, settings, client=None: True)
+    assert lifecycle.plan_start(dynalite, settings) == "external"
 
 
 def test_pid_file_of_a_dead_process_is_stale(moto_service):
@@ -139,18 +139,18 @@ def test_pid_file_of_a_dead_process_is_stale(moto_service):
     )
     dead_pid = int(finished.stdout)
     moto_service.pid_file.write_text(json.dumps({"pid": dead_pid, "pgid": dead_pid}))
-    assert ls.is_pid_file_stale(moto_service) is True
+    assert processes.is_pid_file_stale(moto_service) is True
 
 
 def test_pid_file_of_a_reused_pid_is_stale(moto_service):
     # This test process is alive but is not moto: the pid was "reused".
     moto_service.pid_file.write_text(json.dumps({"pid": os.getpid(), "pgid": os.getpgid(0)}))
-    assert ls.is_pid_file_stale(moto_service) is True
+    assert processes.is_pid_file_stale(moto_service) is True
 
 
 def test_unreadable_pid_file_is_stale(moto_service):
     moto_service.pid_file.write_text("not json")
-    assert ls.is_pid_file_stale(moto_service) is True
+    assert processes.is_pid_file_stale(moto_service) is True
 
 
 def test_pid_file_of_our_live_process_is_not_stale(moto_service):
@@ -162,22 +162,22 @@ def test_pid_file_of_our_live_process_is_not_stale(moto_service):
     assert process.stdout.readline().strip() == "ready"
     try:
         moto_service.pid_file.write_text(json.dumps({"pid": process.pid, "pgid": process.pid}))
-        assert ls.is_pid_file_stale(moto_service) is False
+        assert processes.is_pid_file_stale(moto_service) is False
     finally:
         process.kill()
         process.wait()
-    assert ls.is_pid_file_stale(moto_service) is True
+    assert processes.is_pid_file_stale(moto_service) is True
 
 
 def test_no_pid_file_is_not_stale(moto_service):
-    assert ls.is_pid_file_stale(moto_service) is False
+    assert processes.is_pid_file_stale(moto_service) is False
 
 
 def test_stop_removes_a_stale_pid_file(moto_service):
     moto_service.pid_file.write_text(json.dumps({"pid": os.getpid(), "pgid": os.getpgid(0)}))
-    assert ls._stop_service(moto_service, timeout=1.0) == "stale pid file removed"
+    assert processes.stop_service(moto_service, timeout=1.0) == "stale pid file removed"
     assert not moto_service.pid_file.exists()
-    assert ls._stop_service(moto_service, timeout=1.0) == "not running"
+    assert processes.stop_service(moto_service, timeout=1.0) == "not running"
 
 
 def test_stop_escalates_to_sigkill_and_leaves_no_process_in_the_group(moto_service):
@@ -194,18 +194,18 @@ def test_stop_escalates_to_sigkill_and_leaves_no_process_in_the_group(moto_servi
     child_pid = int(leader.stdout.readline())
     moto_service.pid_file.write_text(json.dumps({"pid": leader.pid, "pgid": leader.pid}))
     started = time.monotonic()
-    assert ls._stop_service(moto_service, timeout=0.5) == "killed"
+    assert processes.stop_service(moto_service, timeout=0.5) == "killed"
     assert time.monotonic() - started < 6
     assert not moto_service.pid_file.exists()
-    assert not ls._group_alive(leader.pid)
-    assert not ls._pid_alive(child_pid)
+    assert not processes.group_alive(leader.pid)
+    assert not processes.pid_alive(child_pid)
     assert leader.poll() is not None
 
 
 def test_stop_with_sigterm_is_reported_as_stopped(moto_service):
     process = _spawn_group_leader("import time; time.sleep(60)", moto_service.marker)
     moto_service.pid_file.write_text(json.dumps({"pid": process.pid, "pgid": process.pid}))
-    assert ls._stop_service(moto_service, timeout=5.0) == "stopped"
+    assert processes.stop_service(moto_service, timeout=5.0) == "stopped"
     assert process.poll() == -15
 
 
@@ -219,22 +219,22 @@ def test_service_that_dies_at_start_reports_its_log_tail(settings, moto_service)
             "moto.server",
         ),
     )
-    pid = ls._spawn(crashing)
+    pid = processes.spawn(crashing)
     with pytest.raises(ls.ServiceDiedError) as error:
-        ls._wait_healthy(crashing, settings, pid, timeout=20)
+        health.wait_healthy(crashing, settings, pid, timeout=20)
     assert "moto exited during start-up" in str(error.value)
     assert "boom: cannot open database" in str(error.value)
     assert not crashing.pid_file.exists()
 
 
 def test_missing_node_names_the_fix(settings, monkeypatch):
-    monkeypatch.setattr(ls.shutil, "which", lambda name: None)
+    monkeypatch.setattr("shutil.which", lambda name: None)
     with pytest.raises(ls.ToolMissingError, match="install Node.js"):
         ls.start_services(settings)
 
 
 def test_missing_npm_packages_name_the_fix(settings, monkeypatch, tmp_path):
-    monkeypatch.setattr(ls, "NODE_MODULES", tmp_path / "no_node_modules")
+    monkeypatch.setattr(definitions, "NODE_MODULES", tmp_path / "no_node_modules")
     with pytest.raises(ls.ToolMissingError, match=r"make node_modules/.installed"):
         ls.start_services(settings)
 
@@ -248,6 +248,8 @@ def test_aws_settings_have_no_local_services(monkeypatch):
 
         with pytest.raises(ls.LocalServicesError, match="CDK"):
             ls.service_definitions(get_settings())
+        assert ls.ensure_up(get_settings()) == {}  # callers in both environments need no branch
+        assert main(["status"]) == 1
     finally:
         reset_settings_cache()
 
@@ -281,9 +283,11 @@ def test_endpoint_elsewhere_is_health_checked_not_started(settings, monkeypatch)
     services = ls.service_definitions(remote)
     assert not any(service.managed_here for service in services)
     assert all(service.managed_here for service in ls.service_definitions(settings))
-    monkeypatch.setattr(ls.shutil, "which", lambda name: None)
+    monkeypatch.setattr("shutil.which", lambda name: None)
     probed = []
-    monkeypatch.setattr(ls, "is_healthy", lambda service, s, client=None: probed.append(service.name) or True)
+    monkeypatch.setattr(
+        health, "is_healthy", lambda service, s, client=None: probed.append(service.name) or True
+    )
     assert ls.start_services(remote, timeout=5) == {
         "kinesalite": "remote",
         "dynalite": "remote",
@@ -299,17 +303,32 @@ def test_unreachable_remote_endpoint_names_the_fix(settings, monkeypatch):
     remote = dataclasses.replace(
         settings, endpoints={**settings.endpoints, "dynamodb": "http://dynalite:4568"}
     )
-    monkeypatch.setattr(ls, "is_healthy", lambda service, s, client=None: service.name != "dynalite")
-    monkeypatch.setattr(ls, "_plan_start", lambda service, s: "remote")
+    monkeypatch.setattr(health, "is_healthy", lambda service, s, client=None: service.name != "dynalite")
+    monkeypatch.setattr(lifecycle, "plan_start", lambda service, s: "remote")
     with pytest.raises(ls.LocalServicesError, match=r"dynalite at http://dynalite:4568 .*docker compose up"):
         ls.start_services(remote, timeout=1)
 
 
 def test_a_big_log_is_rotated_at_start(moto_service):
-    moto_service.log_file.write_text("x" * (ls.MAX_LOG_BYTES + 1))
+    moto_service.log_file.write_text("x" * (processes.MAX_LOG_BYTES + 1))
     quick = dataclasses.replace(moto_service, command=("python", "-c", "print('fresh start')", "moto.server"))
-    pid = ls._spawn(quick)
-    assert ls._wait_for(lambda: not ls._pid_alive(pid), 20)
-    assert moto_service.log_file.with_suffix(".log.1").stat().st_size == ls.MAX_LOG_BYTES + 1
+    pid = processes.spawn(quick)
+    assert processes.wait_for(lambda: not processes.pid_alive(pid), 20)
+    assert moto_service.log_file.with_suffix(".log.1").stat().st_size == processes.MAX_LOG_BYTES + 1
     assert "fresh start" in moto_service.log_file.read_text()
     assert moto_service.log_file.stat().st_size < 1000
+
+
+def test_running_on_another_port_than_configured_names_the_fix(moto_service, settings):
+    process = _spawn_group_leader("import time; time.sleep(30)", moto_service.marker)
+    try:
+        old_port = moto_service.port + 1
+        record = {"pid": process.pid, "pgid": process.pid, "port": old_port}
+        moto_service.pid_file.write_text(json.dumps(record))
+        with pytest.raises(
+            ls.LocalServicesError, match=rf"port {old_port}, but MOTO_PORT is now {moto_service.port}"
+        ):
+            lifecycle.plan_start(moto_service, settings)
+    finally:
+        process.kill()
+        process.wait()

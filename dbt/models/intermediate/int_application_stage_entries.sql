@@ -1,17 +1,26 @@
 -- When each application first entered each funnel stage, and how it left the funnel (if it did).
 -- Submission counts as entering "applied"; status changes add the later stages.
 with stage_events as (
-    select application_key, 'applied' as stage, submitted_at as entered_at
+    select
+        application_key,
+        'applied' as stage,
+        submitted_at as entered_at
     from {{ ref('stg_marketplace__applications') }}
     union all
-    select application_key, to_status as stage, changed_at as entered_at
+    select
+        application_key,
+        to_status as stage,
+        changed_at as entered_at
     from {{ ref('stg_marketplace__application_status_changes') }}
-    where to_status in (select stage from {{ ref('funnel_stages') }})
+    where to_status in (select funnel_stages.stage from {{ ref('funnel_stages') }} as funnel_stages)
 ),
 
 exits as (
     -- The first rejection/withdrawal ends the application; later status noise is ignored.
-    select application_key, changed_at as exited_at, to_status as exit_reason
+    select
+        application_key,
+        changed_at as exited_at,
+        to_status as exit_reason
     from (
         select
             application_key,
@@ -20,7 +29,7 @@ exits as (
             row_number() over (partition by application_key order by changed_at, status_change_id) as exit_order
         from {{ ref('stg_marketplace__application_status_changes') }}
         where to_status in ('rejected', 'withdrawn')
-          and changed_at < {{ as_of_timestamp() }}
+            and changed_at < {{ as_of_timestamp() }}
     ) as ordered_exits
     where exit_order = 1
 )

@@ -26,5 +26,5 @@ left join {{ ref('int_occupation_groups') }} as groups
     on profiles.isco_unit_group_code = groups.isco_unit_group_code
 left join {{ ref('stg_marketplace__job_closures') }} as closures
     on postings.job_key = closures.job_key
-    and closures.closed_at < {{ as_of_timestamp() }}
+        and closures.closed_at < {{ as_of_timestamp() }}
 where postings.posted_at < {{ as_of_timestamp() }}

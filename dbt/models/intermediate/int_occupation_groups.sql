@@ -1,6 +1,10 @@
 -- ISCO-08 unit groups (4-digit) with their sub-major (2-digit, the "job family") and major group.
 with isco as (
-    select isco_code, isco_label, isco_level from {{ ref('esco_isco_groups') }}
+    select
+        isco_code,
+        isco_label,
+        isco_level
+    from {{ ref('esco_isco_groups') }}
 )
 
 select

@@ -11,7 +11,9 @@ with published_runs as (
 ),
 
 latest_runs as (
-    select tenant_id, run_id
+    select
+        tenant_id,
+        run_id
     from (
         select
             tenant_id,
@@ -23,7 +25,9 @@ latest_runs as (
 ),
 
 latest_matches as (
-    select matches.candidate_key, count(*) as matches_in_latest_run
+    select
+        matches.candidate_key,
+        count(*) as matches_in_latest_run
     from {{ ref('stg_gold__matches') }} as matches
     inner join latest_runs
         on matches.tenant_id = latest_runs.tenant_id and matches.run_id = latest_runs.run_id
@@ -31,14 +35,18 @@ latest_matches as (
 ),
 
 impressions as (
-    select {{ composite_key(['tenant_id', 'candidate_id']) }} as candidate_key, count(*) as impressions_count
+    select
+        {{ composite_key(['tenant_id', 'candidate_id']) }} as candidate_key,
+        count(*) as impressions_count
     from {{ ref('stg_marketplace__match_impressions') }}
     where shown_at < {{ as_of_timestamp() }}
-    group by 1
+    group by tenant_id, candidate_id
 ),
 
 applications as (
-    select candidate_key, count(*) as applications_count
+    select
+        candidate_key,
+        count(*) as applications_count
     from {{ ref('stg_marketplace__applications') }}
     where submitted_at < {{ as_of_timestamp() }}
     group by candidate_key

@@ -60,16 +60,16 @@ spine as (
     cross join {{ ref('funnel_stages') }} as stages
     left join entries
         on applications.application_key = entries.application_key
-        and stages.stage = entries.stage
+            and stages.stage = entries.stage
     left join progress on applications.application_key = progress.application_key
 ),
 
 sequenced as (
     select
         spine.*,
-        lead(entered_at) over (partition by application_key order by stage_order) as next_stage_entered_at,
-        min(entered_at) over (
-            partition by application_key order by stage_order
+        lead(spine.entered_at) over (partition by spine.application_key order by spine.stage_order) as next_stage_entered_at,
+        min(spine.entered_at) over (
+            partition by spine.application_key order by spine.stage_order
             rows between 1 following and unbounded following
         ) as later_stage_entered_at
     from spine
@@ -78,12 +78,12 @@ sequenced as (
 flagged as (
     select
         sequenced.*,
-        entered_at is not null as is_stage_entered,
-        stage_order <= furthest_stage_order as is_stage_reached,
-        stage_order = furthest_stage_order as is_current_stage,
+        sequenced.entered_at is not null as is_stage_entered,
+        sequenced.stage_order <= sequenced.furthest_stage_order as is_stage_reached,
+        sequenced.stage_order = sequenced.furthest_stage_order as is_current_stage,
         case
-            when later_stage_entered_at is not null then later_stage_entered_at
-            when stage_order = furthest_stage_order then exited_at
+            when sequenced.later_stage_entered_at is not null then sequenced.later_stage_entered_at
+            when sequenced.stage_order = sequenced.furthest_stage_order then sequenced.exited_at
         end as stage_left_at
     from sequenced
 )

@@ -19,11 +19,11 @@ attributed_applications as (
     from impressions
     inner join {{ ref('stg_marketplace__applications') }} as applications
         on impressions.tenant_id = applications.tenant_id
-        and impressions.candidate_id = applications.candidate_id
-        and impressions.job_id = applications.job_id
-        and applications.submitted_at >= impressions.shown_at
-        and applications.submitted_at < impressions.shown_at + interval '{{ var("attribution_window_days") }}' day
-        and applications.submitted_at < {{ as_of_timestamp() }}
+            and impressions.candidate_id = applications.candidate_id
+            and impressions.job_id = applications.job_id
+            and impressions.shown_at <= applications.submitted_at
+            and applications.submitted_at < impressions.shown_at + interval '{{ var("attribution_window_days") }}' day
+            and applications.submitted_at < {{ as_of_timestamp() }}
     left join hired_applications on applications.application_key = hired_applications.application_key
     group by impressions.impression_key
 )
@@ -49,7 +49,7 @@ select
 from impressions
 left join {{ ref('stg_marketplace__match_clicks') }} as clicks
     on impressions.impression_key = clicks.impression_key
-    and clicks.clicked_at < {{ as_of_timestamp() }}
+        and clicks.clicked_at < {{ as_of_timestamp() }}
 left join {{ ref('stg_gold__match_runs') }} as runs
     on impressions.match_run_id = runs.run_id
 left join attributed_applications

@@ -5,11 +5,17 @@
 -- shares are NULL and is_suppressed is true.
 {% set min_cell = var('fairness_min_cell_size') %}
 with opted_in_attributes as (
-    select candidate_key, 'gender' as attribute_name, coalesce(self_reported_gender, 'not_disclosed') as attribute_value
+    select
+        candidate_key,
+        'gender' as attribute_name,
+        coalesce(self_reported_gender, 'not_disclosed') as attribute_value
     from {{ ref('int_candidates_enriched') }}
     where is_self_report_opted_in
     union all
-    select candidate_key, 'age_band' as attribute_name, coalesce(self_reported_age_band, 'not_disclosed') as attribute_value
+    select
+        candidate_key,
+        'age_band' as attribute_name,
+        coalesce(self_reported_age_band, 'not_disclosed') as attribute_value
     from {{ ref('int_candidates_enriched') }}
     where is_self_report_opted_in
 ),
@@ -33,14 +39,26 @@ run_pairs as (
 memberships as (
     -- one row per candidate x (run, job family or all) x membership (pool / top-k)
     {% for family in ['job_family', "'All job families'"] %}
-    select distinct tenant_id, run_id, weights_version, {{ family }} as job_family, candidate_key, 'pool' as membership
-    from run_pairs
-    where match_score >= {{ var('fairness_qualified_min_score') }}
-    union all
-    select distinct tenant_id, run_id, weights_version, {{ family }} as job_family, candidate_key, 'top_k' as membership
-    from run_pairs
-    where direction = 'job_to_candidate' and match_rank <= {{ var('fairness_top_k') }}
-    {% if not loop.last %}union all{% endif %}
+        select distinct
+            tenant_id,
+            run_id,
+            weights_version,
+            {{ family }},
+            candidate_key,
+            'pool' as membership
+        from run_pairs
+        where match_score >= {{ var('fairness_qualified_min_score') }}
+        union all
+        select distinct
+            tenant_id,
+            run_id,
+            weights_version,
+            {{ family }},
+            candidate_key,
+            'top_k' as membership
+        from run_pairs
+        where direction = 'job_to_candidate' and match_rank <= {{ var('fairness_top_k') }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
@@ -62,11 +80,11 @@ group_counts as (
 with_shares as (
     select
         group_counts.*,
-        cast(pool_count as double)
-            / nullif(sum(pool_count) over (partition by tenant_id, run_id, job_family, attribute_name), 0) as pool_share,
-        cast(top_k_count as double)
-            / nullif(sum(top_k_count) over (partition by tenant_id, run_id, job_family, attribute_name), 0) as top_k_share,
-        pool_count < {{ min_cell }} or (top_k_count > 0 and top_k_count < {{ min_cell }}) as is_suppressed
+        cast(group_counts.pool_count as double)
+        / nullif(sum(group_counts.pool_count) over (partition by group_counts.tenant_id, group_counts.run_id, group_counts.job_family, group_counts.attribute_name), 0) as pool_share,
+        cast(group_counts.top_k_count as double)
+        / nullif(sum(group_counts.top_k_count) over (partition by group_counts.tenant_id, group_counts.run_id, group_counts.job_family, group_counts.attribute_name), 0) as top_k_share,
+        group_counts.pool_count < {{ min_cell }} or (group_counts.top_k_count > 0 and group_counts.top_k_count < {{ min_cell }}) as is_suppressed
     from group_counts
 )
 

@@ -15,12 +15,17 @@ with published_matches as (
     from {{ ref('stg_gold__matches') }} as matches
     inner join {{ ref('stg_gold__match_runs') }} as runs on matches.run_id = runs.run_id
     where runs.run_status = 'published'
-      and matches.direction = 'candidate_to_job'
-      and runs.run_date <= {{ as_of_date() }}
+        and matches.direction = 'candidate_to_job'
+        and runs.run_date <= {{ as_of_date() }}
 ),
 
 run_candidates as (
-    select distinct tenant_id, run_id, run_date, weights_version, candidate_key
+    select distinct
+        tenant_id,
+        run_id,
+        run_date,
+        weights_version,
+        candidate_key
     from published_matches
 ),
 
@@ -38,8 +43,8 @@ later_outcomes as (
     from run_candidates
     inner join {{ ref('stg_marketplace__applications') }} as applications
         on run_candidates.candidate_key = applications.candidate_key
-        and cast(applications.submitted_at as date) >= run_candidates.run_date
-        and applications.submitted_at < {{ as_of_timestamp() }}
+            and cast(applications.submitted_at as date) >= run_candidates.run_date
+            and applications.submitted_at < {{ as_of_timestamp() }}
     left join hired_applications on applications.application_key = hired_applications.application_key
     group by run_candidates.run_id, applications.candidate_key, applications.job_id
 ),
@@ -56,7 +61,8 @@ candidate_relevance as (
 
 cutoffs as (
     {% for k in var('precision_at_k') %}
-    select {{ k }} as k {% if not loop.last %}union all{% endif %}
+        select {{ k }} as k {% if not loop.last %}
+            union all{% endif %}
     {% endfor %}
 ),
 
@@ -76,15 +82,15 @@ hits as (
     cross join cutoffs
     left join candidate_relevance
         on run_candidates.run_id = candidate_relevance.run_id
-        and run_candidates.candidate_key = candidate_relevance.candidate_key
+            and run_candidates.candidate_key = candidate_relevance.candidate_key
     left join published_matches
         on run_candidates.run_id = published_matches.run_id
-        and run_candidates.candidate_key = published_matches.candidate_key
-        and published_matches.match_rank <= cutoffs.k
+            and run_candidates.candidate_key = published_matches.candidate_key
+            and cutoffs.k >= published_matches.match_rank
     left join later_outcomes
         on published_matches.run_id = later_outcomes.run_id
-        and published_matches.candidate_key = later_outcomes.candidate_key
-        and published_matches.job_id = later_outcomes.job_id
+            and published_matches.candidate_key = later_outcomes.candidate_key
+            and published_matches.job_id = later_outcomes.job_id
     group by
         run_candidates.tenant_id, run_candidates.run_id, run_candidates.run_date,
         run_candidates.weights_version, run_candidates.candidate_key, cutoffs.k,

@@ -26,17 +26,25 @@ candidate_skills as (
 ),
 
 family_jobs as (
-    select tenant_id, job_family, count(distinct job_key) as jobs_in_family
+    select
+        tenant_id,
+        job_family,
+        count(distinct job_key) as jobs_in_family
     from job_skills
     group by tenant_id, job_family
     union all
-    select tenant_id, 'All job families' as job_family, count(distinct job_key) as jobs_in_family
+    select
+        tenant_id,
+        'All job families' as job_family,
+        count(distinct job_key) as jobs_in_family
     from job_skills
     group by tenant_id
 ),
 
 tenant_candidates as (
-    select tenant_id, count(*) as candidates_in_tenant
+    select
+        tenant_id,
+        count(*) as candidates_in_tenant
     from {{ ref('int_candidates_enriched') }}
     group by tenant_id
 ),
@@ -74,7 +82,11 @@ supply as (
 ),
 
 supply_in_family as (
-    select tenant_id, job_family, skill_uri, count(distinct candidate_key) as supply_candidates_in_family
+    select
+        tenant_id,
+        job_family,
+        skill_uri,
+        count(distinct candidate_key) as supply_candidates_in_family
     from candidate_skills
     group by tenant_id, job_family, skill_uri
 ),
@@ -103,8 +115,8 @@ scored as (
         on demand.tenant_id = supply.tenant_id and demand.skill_uri = supply.skill_uri
     left join supply_in_family
         on demand.tenant_id = supply_in_family.tenant_id
-        and demand.job_family = supply_in_family.job_family
-        and demand.skill_uri = supply_in_family.skill_uri
+            and demand.job_family = supply_in_family.job_family
+            and demand.skill_uri = supply_in_family.skill_uri
     left join tenant_candidates on demand.tenant_id = tenant_candidates.tenant_id
 )
 

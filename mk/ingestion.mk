@@ -1,0 +1,29 @@
+# Ingestion: marketplace simulator, Firehose-style landing, bronze→silver, benchmark (ingestion/, spark_jobs/bronze_to_silver.py).
+RUN_DATE ?= $(shell date -u +%F)
+SEED ?= 42
+SCALE ?= small
+BENCH_EVENTS ?= 20000
+SIM_FLAGS ?=
+
+.PHONY: simulate land bronze-silver bench-ingest ingestion-schemas ingestion-bundle test-ingestion
+
+simulate: install-jobs services-up ## Simulate one marketplace day into Kinesis + EventBridge (RUN_DATE, SEED, SCALE=small|medium|large|<events>, SIM_FLAGS="--resumes-csv …")
+	$(JOBS_PY) -m ingestion.simulator --run-date $(RUN_DATE) --seed $(SEED) --scale $(SCALE) $(SIM_FLAGS)
+
+land: install-jobs services-up ## Drain Kinesis + the EventBridge landing queue into raw/ (Firehose layout, checkpointed)
+	$(JOBS_PY) -m ingestion.landing --run-date $(RUN_DATE)
+
+bronze-silver: install-jobs ## raw → bronze → silver + quarantine (Spark) for RUN_DATE's event-time window
+	$(JOBS_PY) -m spark_jobs.bronze_to_silver --run-date $(RUN_DATE)
+
+bench-ingest: install-jobs node_modules/.installed ## Benchmark events/s producer → silver with count reconciliation (BENCH_EVENTS=20000; 1000000 for the 1M run)
+	$(JOBS_PY) benchmarks/bench_ingest.py --events $(BENCH_EVENTS)
+
+ingestion-schemas: install-jobs ## Regenerate the JSON Schemas of the event contracts (ingestion/schemas/)
+	$(JOBS_PY) -m ingestion.contracts --write-schemas
+
+ingestion-bundle: install-jobs ## Rebuild ingestion/data/ from ../shared/data/usajobs (public domain titles)
+	$(JOBS_PY) -m ingestion.bundle --usajobs ../shared/data/usajobs/usajobs_2025_titles_series.csv
+
+test-ingestion: install-jobs node_modules/.installed ## Unit + integration tests of the ingestion area
+	$(JOBS_PY) -m pytest -q tests/unit/test_ingestion_*.py tests/integration/test_ingestion_*.py

@@ -1,0 +1,196 @@
+"""A real run of the DAGs under Airflow (``airflow dags test``) for one date on small data.
+
+Own ports, lake, state dir and Airflow home, so it never touches a developer's running stack:
+1. simulate one day into the local stand-ins (kinesalite, moto) — the test's input;
+2. events_landing under Airflow: landing + bronze → silver;
+3. match_daily under Airflow: profiles → embed → match → gate → publish → dbt (cosmos) → dashboard;
+   asserted independently: DynamoDB items and pointers, the duckdb marts (and no PII in them);
+4. match_daily again with the match output corrupted (duplicated rows): the quality gate fails, publish
+   never runs and DynamoDB is byte-for-byte what step 3 left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+
+pytestmark = [pytest.mark.e2e]
+
+RUN_DATE = "2026-11-03"
+PORTS = {"KINESIS_PORT": "24567", "DYNAMODB_PORT": "24568", "MOTO_PORT": "24569", "AIRFLOW_PORT": "28080"}
+JOBS_PY = REPO_ROOT / ".venv" / "jobs" / "bin" / "python"
+DBT = REPO_ROOT / ".venv" / "dbt" / "bin" / "dbt"
+RUN_DAG = REPO_ROOT / "dags" / "_platform" / "run_dag.py"
+STAGE_RUNNER = REPO_ROOT / "dags" / "_platform" / "stage_runner.py"
+PII_COLUMNS = {"email", "display_name", "gender", "age_band", "self_reported_gender", "self_reported_age_band"}
+
+RESULTS: dict = {}  # what earlier steps observed, for the later ones
+
+
+def _jobs(env: dict, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([str(JOBS_PY), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("airflow-e2e")
+    env = {k: v for k, v in os.environ.items() if k not in ("WAREHOUSE_PATH", "DBT_MANIFEST", "AIRFLOW_HOME")}
+    env.update(
+        PORTS,
+        PLATFORM_ENV="local",
+        LAKE_ROOT=str(root / "lake"),
+        LOCAL_STATE_DIR=str(root / "state"),
+        AIRFLOW_HOME=str(root / "airflow"),
+        PYTHONPATH=str(REPO_ROOT),
+        EMBEDDING_ENCODER=os.environ.get("E2E_ENCODER", "hashing"),  # no torch model load in CI
+        DBT_MANIFEST=str(root / "dbt_target" / "manifest.json"),
+    )
+    up = _jobs(env, "-m", "common.local_services", "up", timeout=300)
+    assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-3000:]
+    try:
+        # The manifest cosmos renders match_daily's dbt task group from (no dbt call at DAG parse time).
+        parse = subprocess.run([str(DBT), "parse", "--project-dir", "dbt", "--profiles-dir", "dbt", "--target-path",
+                                str(root / "dbt_target"), "--quiet"], cwd=REPO_ROOT, env=env, capture_output=True,
+                               text=True, timeout=300)
+        assert parse.returncode == 0, parse.stdout[-3000:] + parse.stderr[-2000:]
+        sim = _jobs(env, str(STAGE_RUNNER), "--module", "ingestion.simulator", "--function", "run_simulation",
+                    "--run-date", RUN_DATE, "--options", json.dumps({"seed": 11, "scale": "small"}))
+        assert sim.returncode == 0, sim.stdout[-2000:] + sim.stderr[-3000:]
+        RESULTS["simulated"] = json.loads(sim.stdout.strip().splitlines()[-1].split(" ", 1)[1])
+        yield root, env
+    finally:
+        _jobs(env, "-m", "common.local_services", "down", timeout=120)
+
+
+def _run_dag(root: Path, env: dict, dag_id: str, *extra: str) -> tuple[int, str, dict | None]:
+    """Run a DAG under Airflow via the same runner `make airflow-dags-test` uses; keep its log."""
+    done = subprocess.run([sys.executable, str(RUN_DAG), dag_id, "--date", RUN_DATE, *extra], cwd=REPO_ROOT,
+                          env=env, capture_output=True, text=True, timeout=2400)
+    output = done.stdout + done.stderr
+    log_dir = root / "logs"
+    log_dir.mkdir(exist_ok=True)
+    (log_dir / f"{dag_id}-{len(list(log_dir.iterdir()))}.log").write_text(output)
+    summary_path = root / "state" / "runs" / dag_id / f"{RUN_DATE}.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    return done.returncode, output, summary
+
+
+def _tail(output: str, lines: int = 60) -> str:
+    interesting = [ln for ln in output.splitlines() if re.search(r"ERROR|error|Error|FAILED|failed|Traceback", ln)]
+    return "\n".join(interesting[-lines:])
+
+
+def _dynamo_items(env: dict) -> list[dict]:
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{PORTS['DYNAMODB_PORT']}",
+                          region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local")
+    items, kwargs = [], {"TableName": "marketplace-matches"}
+    while True:
+        page = client.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _marts(env: dict) -> dict:
+    """Row counts and columns of every table dbt built in the warehouse (read with the jobs venv's duckdb)."""
+    code = r"""
+import json, duckdb
+from common.config import get_settings
+con = duckdb.connect(str(get_settings().warehouse_path), read_only=True)
+tables = con.sql("select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'").fetchall()
+out = {}
+for schema, name in tables:
+    cols = [r[0] for r in con.sql(f"select column_name from information_schema.columns where table_schema='{schema}' and table_name='{name}'").fetchall()]
+    out[f"{schema}.{name}"] = {"rows": con.sql(f'select count(*) from "{schema}"."{name}"').fetchone()[0], "columns": cols}
+print(json.dumps(out))
+"""
+    done = _jobs(env, "-c", code, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_events_landing_lands_the_day_into_silver(stack):
+    root, env = stack
+    code, output, summary = _run_dag(root, env, "events_landing")
+    assert code == 0, _tail(output)
+    assert summary["tasks"] == {"land_events": "success", "bronze_to_silver": "success"}
+    landed = summary["counts"]["land_events"]
+    assert landed["records_in"] > 0 and landed["records_in"] == landed["routed"] + landed["errors"]
+    silver = root / "lake" / "silver"
+    for table in ("candidate_registered", "job_posted", "resume_uploaded"):
+        assert list((silver / table).rglob("*.parquet")), f"no silver parquet for {table}"
+
+
+def test_match_daily_publishes_to_dynamodb_and_builds_the_marts(stack):
+    root, env = stack
+    code, output, summary = _run_dag(root, env, "match_daily")
+    assert code == 0, _tail(output)
+    states = summary["tasks"]
+    for task_id in ("build_profiles", "embed", "match", "quality_gate", "publish", "refresh_dashboard"):
+        assert states[task_id] == "success", (task_id, states)
+    dbt_tasks = {tid: s for tid, s in states.items() if tid.startswith("dbt_build")}
+    assert len(dbt_tasks) > 5 and set(dbt_tasks.values()) == {"success"}, dbt_tasks  # cosmos: a task per model
+
+    publish = summary["counts"]["publish"]
+    run_id = publish["run_id"]
+    assert run_id.startswith(f"{RUN_DATE}T")
+    items = _dynamo_items(env)
+    run_items = [i for i in items if i["SK"]["S"].startswith(f"RUN#{run_id}#")]
+    pointers = [i for i in items if i["SK"]["S"] == "CURRENT"]
+    assert run_items and len(run_items) == publish["items_written"]
+    assert pointers and len(pointers) == publish["pointers_written"]
+    assert all(p["run_id"]["S"] == run_id for p in pointers)
+    for item in run_items:  # tenant on every key, and never a match across tenants
+        tenant = item["PK"]["S"].split("#")[1]
+        assert item["PK"]["S"].startswith(f"T#{tenant}#CAND#")
+        assert item["GSI1PK"]["S"].startswith(f"T#{tenant}#JOB#")
+        assert 0 <= float(item["score"]["N"]) <= 1
+    RESULTS["dynamo_after_publish"] = sorted(json.dumps(i, sort_keys=True) for i in items)
+    RESULTS["run_id"] = run_id
+
+    marts = {name: info for name, info in _marts(env).items() if "mart" in name.split(".")[0] or
+             name.split(".")[1].startswith(("fct_", "rpt_", "dim_"))}
+    assert marts, "dbt built no marts"
+    assert any(info["rows"] > 0 for info in marts.values()), marts
+    for name, info in marts.items():
+        assert not PII_COLUMNS & set(info["columns"]), f"PII column in mart {name}"
+    assert (root / "state" / "dashboard" / "index.html").stat().st_size > 1000
+
+
+def test_failing_quality_gate_stops_publish(stack):
+    """Corrupt the audited match output; re-run the tail of match_daily: the gate blocks, publish never runs."""
+    root, env = stack
+    run_id = RESULTS["run_id"]
+    run_dir = root / "lake" / "gold" / "matches" / f"run_id={run_id}"
+    parquet = sorted(run_dir.rglob("*.parquet"))
+    assert parquet, f"no match output under {run_dir}"
+    shutil.copy(parquet[0], parquet[0].with_name("duplicated-" + parquet[0].name))  # every row of it twice
+    alerts = root / "state" / "alerts" / "task_failures.jsonl"
+    alerts_before = alerts.read_text().count("\n") if alerts.exists() else 0
+
+    code, output, summary = _run_dag(root, env, "match_daily", "--mark-success-pattern",
+                                     "^(build_profiles|embed|match)$")
+    assert code != 0, "a run whose quality gate failed must fail"
+    states = summary["tasks"]
+    assert states["quality_gate"] == "failed"
+    assert states["publish"] == "upstream_failed"  # never started
+    assert states["refresh_dashboard"] == "upstream_failed"
+    assert "QualityGateFailed" in output
+    # the gate failed once, without retries: the data will not change by waiting
+    new_alerts = [json.loads(line) for line in alerts.read_text().splitlines()[alerts_before:]]
+    gate_alerts = [a for a in new_alerts if a["task_id"] == "quality_gate"]
+    assert len(gate_alerts) == 1 and "retry cannot fix" in gate_alerts[0]["error"]
+    # DynamoDB still serves exactly the previous, audited run
+    assert sorted(json.dumps(i, sort_keys=True) for i in _dynamo_items(env)) == RESULTS["dynamo_after_publish"]

@@ -1,0 +1,113 @@
+"""bronze→silver pure DataFrame functions on a local[1] session."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spark_jobs.bronze_to_silver import (
+    dedupe,
+    quarantine_from_landing_errors,
+    quarantine_from_rejects,
+    raw_lines_to_bronze,
+    silver_for,
+    validate,
+    window_dates,
+)
+
+pytestmark = pytest.mark.unit
+PATH = "file:/lake/raw/events/event_type={t}/dt=2026-11-22/hour=10/kinesis-shardId-0-1.jsonl"
+
+
+def ev(event_id: str, event_type: str = "candidate_registered", **payload) -> str:
+    payload = payload or {"candidate_id": "c1", "location": {"city": "Austin", "country": "US"},
+                          "self_reported": {"opt_in": True, "gender": "woman"}, "desired_salary_min": 50000}
+    return json.dumps({"event_id": event_id, "event_type": event_type, "schema_version": 1,
+                       "occurred_at": "2026-11-22T10:05:00Z", "tenant_id": "acme", "producer": "p", "payload": payload})
+
+
+ID1, ID2, ID3 = ("11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222",
+                 "33333333-3333-4333-8333-333333333333")
+
+
+@pytest.fixture(scope="module")
+def lines(spark):
+    rows = [
+        (ev(ID1), PATH.format(t="candidate_registered")),
+        (ev(ID1), PATH.format(t="candidate_registered").replace("-1.jsonl", "-9.jsonl")),  # duplicate delivery
+        (ev(ID2, candidate_id=7), PATH.format(t="candidate_registered")),  # wrong type
+        (ev(ID3, "match_clicked", impression_id="i", candidate_id="c1", job_id="j", match_run_id="r", rank=2),
+         PATH.format(t="match_clicked")),
+        (json.dumps({"event_type": "match_clicked", "occurred_at": "2026-11-22T10:00:00Z"}), PATH.format(t="match_clicked")),
+        ("", PATH.format(t="match_clicked")),
+    ]
+    return spark.createDataFrame(rows, ["value", "_source_file"])
+
+
+def test_window_dates():
+    assert window_dates("2026-11-22", 2) == ["2026-11-20", "2026-11-21", "2026-11-22"]
+    assert window_dates("2026-03-01", 1) == ["2026-02-28", "2026-03-01"]
+
+
+def test_bronze_keeps_the_envelope_as_text_and_the_raw_line(lines):
+    bronze = raw_lines_to_bronze(lines).collect()
+    assert len(bronze) == 5  # the empty line is not a record
+    first = bronze[0]
+    assert (first.event_id, first.event_type, first.tenant_id, first.dt) == (ID1, "candidate_registered", "acme", "2026-11-22")
+    assert json.loads(first.payload_json)["candidate_id"] == "c1"
+    assert first._raw_record == ev(ID1) and first._ingested_at is not None
+
+
+def test_validate_and_dedupe(lines):
+    rows = dedupe(validate(raw_lines_to_bronze(lines))).collect()
+    by_key = {}
+    for row in rows:
+        by_key.setdefault(row._key, []).append(row)
+    assert sorted(len(v) for v in by_key.values()) == [1, 1, 1, 2]
+    dup = by_key[ID1]
+    assert sum(r._is_duplicate for r in dup) == 1 and all(r.ok for r in dup)
+    assert not next(r for r in dup if not r._is_duplicate)._source_file.endswith("-9.jsonl")  # stable choice
+    bad = by_key[ID2][0]
+    assert (bad.ok, bad.reason) == (False, "wrong_type")
+    no_id = next(r for r in rows if r.event_id is None)
+    assert no_id._key.startswith("sha256:") and no_id.reason == "missing_tenant"
+
+
+def test_silver_is_flattened_and_typed(lines):
+    unique = dedupe(validate(raw_lines_to_bronze(lines))).where("ok and not _is_duplicate")
+    silver = silver_for(unique, "candidate_registered")
+    row = silver.collect()
+    assert len(row) == 1
+    row = row[0]
+    assert (row.event_id, row.tenant_id, row.candidate_id, row.location_city, row.self_reported_opt_in) == (
+        ID1, "acme", "c1", "Austin", True)
+    assert row.desired_salary_min == 50000.0 and row.schema_version == 1
+    assert str(row.occurred_at) == "2026-11-22 10:05:00" and row.dt == "2026-11-22"
+    types = dict(silver.dtypes)
+    assert types["occurred_at"] == "timestamp" and types["self_reported_opt_in"] == "boolean"
+    assert "payload" not in types and "email" in types
+    clicked = silver_for(unique, "match_clicked").collect()
+    assert [r.rank for r in clicked] == [2]
+
+
+def test_quarantine_rows_carry_stage_and_reason(lines, spark):
+    rejected = dedupe(validate(raw_lines_to_bronze(lines))).where("not ok and not _is_duplicate")
+    q = quarantine_from_rejects(rejected).collect()
+    assert sorted(r.reason for r in q) == ["missing_tenant", "wrong_type"]
+    assert {r.stage for r in q} == {"silver"} and all(r.raw_record for r in q)
+
+    error = json.dumps({"reason": "malformed_json", "detail": "x", "raw_record": "{oops", "source": "kinesis-1",
+                        "arrived_at": "2026-11-22T10:00:00+00:00"})
+    bad_type = json.dumps({"reason": "unknown_event_type", "detail": "y", "raw_record": ev(ID3, "match_liked"),
+                           "source": "kinesis-1", "arrived_at": "2026-11-22T10:00:00+00:00"})
+    errors = spark.createDataFrame([(error, "file:/lake/raw/errors/dt=2026-11-22/kinesis-1.jsonl"),
+                                    (bad_type, "file:/lake/raw/errors/dt=2026-11-22/kinesis-1.jsonl"),
+                                    (error, "file:/lake/raw/errors/dt=2026-11-22/kinesis-7.jsonl")],  # redelivered
+                                   ["value", "_source_file"])
+    rows = quarantine_from_landing_errors(errors).collect()
+    assert len(rows) == 2
+    landing = {r.reason: r for r in rows}
+    assert landing["malformed_json"].stage == "landing" and landing["malformed_json"].dt == "2026-11-22"
+    assert landing["malformed_json"].event_id is None
+    assert (landing["unknown_event_type"].event_id, landing["unknown_event_type"].tenant_id) == (ID3, "acme")
