@@ -92,9 +92,10 @@ class Settings:
 
 def _local_settings() -> Settings:
     ports = {name: _port(name) for name in DEFAULT_PORTS}
-    kinesis = f"http://127.0.0.1:{ports['KINESIS_PORT']}"
-    dynamodb = f"http://127.0.0.1:{ports['DYNAMODB_PORT']}"
-    moto = f"http://127.0.0.1:{ports['MOTO_PORT']}"
+    # Endpoint overrides exist for docker-compose, where the stand-ins are other containers.
+    kinesis = _env("KINESIS_ENDPOINT", f"http://127.0.0.1:{ports['KINESIS_PORT']}")
+    dynamodb = _env("DYNAMODB_ENDPOINT", f"http://127.0.0.1:{ports['DYNAMODB_PORT']}")
+    moto = _env("MOTO_ENDPOINT", f"http://127.0.0.1:{ports['MOTO_PORT']}")
     state = Path(_env("LOCAL_STATE_DIR", str(REPO_ROOT / ".local"))).resolve()
     lake = Path(_env("LAKE_ROOT", str(REPO_ROOT / "lake"))).resolve()
     return Settings(

@@ -141,3 +141,49 @@ def get_encoder(name: str = "minilm") -> Encoder:
     except KeyError:
         raise ValueError(f"unknown encoder {name!r}; expected one of {sorted(ENCODERS)}") from None
     return factory()
+
+
+class EmbeddingCache:
+    """Vectors keyed by (model_version, content_hash): unchanged text is never re-embedded.
+
+    In memory, optionally persisted to ``<cache_dir>/<model_version>.npz`` between runs.
+    """
+
+    def __init__(self, encoder: Encoder, cache_dir: Path | None = None):
+        self.encoder = encoder
+        self.path = None if cache_dir is None else Path(cache_dir) / f"{_safe(encoder.model_version)}.npz"
+        self.vectors: dict[str, np.ndarray] = {}
+        self.hits = self.misses = 0
+        if self.path is not None and self.path.exists():
+            data = np.load(self.path, allow_pickle=False)
+            self.vectors = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        from matching.hashing import content_hash
+
+        keys = [content_hash(t) for t in texts]
+        todo = list(dict.fromkeys(k for k in keys if k not in self.vectors))
+        self.misses += len(todo)
+        self.hits += len(keys) - sum(1 for k in keys if k in todo)
+        if todo:
+            first_text = {}
+            for key, text in zip(keys, texts, strict=True):
+                first_text.setdefault(key, text)
+            fresh = self.encoder.encode([first_text[k] for k in todo], batch_size=batch_size)
+            self.vectors.update(zip(todo, fresh, strict=True))
+        if not keys:
+            return np.zeros((0, self.encoder.dim), dtype=np.float32)
+        return np.stack([self.vectors[k] for k in keys]).astype(np.float32)
+
+    def save(self) -> None:
+        if self.path is None or not self.vectors:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        keys = sorted(self.vectors)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=np.array(keys), vectors=np.stack([self.vectors[k] for k in keys]))
+        tmp.replace(self.path)
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)

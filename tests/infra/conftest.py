@@ -100,14 +100,21 @@ def logical_id_of(template: dict, cfn_type: str, **props) -> str:
     return found[0]
 
 
-def render(value) -> str:
-    """A CloudFormation string value as text: Fn::Join flattened, Refs shown as ${Name}, GetAtt as ${Id.Attr}."""
+def render(value, template: dict | None = None) -> str:
+    """A CloudFormation string value as text: Fn::Join flattened, Refs shown as ${Name}, GetAtt as ${Id.Attr}.
+
+    With `template`, a Ref to a resource that has a literal name (BucketName, …) shows that name instead.
+    """
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and "Fn::Join" in value:
         sep, parts = value["Fn::Join"]
-        return sep.join(render(p) for p in parts)
+        return sep.join(render(p, template) for p in parts)
     if isinstance(value, dict) and "Ref" in value:
+        resource = (template or {}).get("Resources", {}).get(value["Ref"])
+        for name_key in ("BucketName", "TableName", "Name", "StreamName"):
+            if resource and name_key in resource.get("Properties", {}):
+                return render(resource["Properties"][name_key], template)
         return "${" + value["Ref"] + "}"
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return "${" + ".".join(value["Fn::GetAtt"]) + "}"

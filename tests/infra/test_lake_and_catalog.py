@@ -92,7 +92,7 @@ def test_glue_database_and_one_silver_table_per_event_type(platform):
         params = table["Parameters"]
         assert params["projection.enabled"] == "true"
         assert params["projection.dt.type"] == "date"
-        assert render(params["storage.location.template"]) == (
+        assert render(params["storage.location.template"], platform) == (
             f"s3://marketplace-dev-${{AWS::AccountId}}-silver/{event_type}/dt=${{dt}}/")
         assert [k["Name"] for k in table["PartitionKeys"]] == ["dt"]
 
@@ -103,7 +103,7 @@ def test_raw_events_table_projects_event_type_date_and_hour(platform):
     params = _tables(platform)["raw_events"]["Parameters"]
     assert set(params["projection.event_type.values"].split(",")) == set(EVENT_TYPES)
     assert params["projection.hour.type"] == "integer" and params["projection.hour.digits"] == "2"
-    assert render(params["storage.location.template"]) == (
+    assert render(params["storage.location.template"], platform) == (
         "s3://marketplace-dev-${AWS::AccountId}-raw/events/event_type=${event_type}/dt=${dt}/hour=${hour}/")
 
 
@@ -143,4 +143,4 @@ def test_athena_workgroups_enforce_settings_and_cap_bytes_scanned(platform, audi
     assert config["BytesScannedCutoffPerQuery"] >= 10 * 1024**3
     result = config["ResultConfiguration"]
     assert result["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
-    assert render(result["OutputLocation"]) == f"s3://marketplace-dev-${{AWS::AccountId}}-athena-results/{audience}/"
+    assert render(result["OutputLocation"], platform) == f"s3://marketplace-dev-${{AWS::AccountId}}-athena-results/{audience}/"

@@ -1,0 +1,259 @@
+"""Offline evaluation on the real data in ../shared/data (never bundled).
+
+- Occupations: hahu job ads labelled with ESCO codes, split dev/test by a hash of the ad ID (the
+  weights in matching.occupations were chosen on dev only); hit@1/hit@10 vs a word TF-IDF baseline.
+- Resume -> job ranking: livecareer resumes (category label) against the hahu ads (ESCO code),
+  relevant when the ad's ISCO group is in the crosswalk of the resume's category (CROSSWALK,
+  documented in docs/matching.md). precision@k, NDCG@k, MRR for hybrid, lexical TF-IDF,
+  embedding-only and random rankings; held-out resumes = the "test" half by ID hash.
+- Skills: token-level P/R/F1 on the Green et al. benchmark (Skill spans) and ESCO-label P/R/F1 on
+  the SkillSpan HOUSE/TECH sentences linked to ESCO (Decorte et al.).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# livecareer category -> ISCO-08 group prefixes (of the ESCO occupation `code`) that count as relevant.
+CROSSWALK: dict[str, tuple[str, ...]] = {
+    "ACCOUNTANT": ("241", "331", "431"),
+    "ADVOCATE": ("261", "341"),
+    "AGRICULTURE": ("213", "314", "6", "92", "1311"),
+    "APPAREL": ("753", "2163", "522"),
+    "ARTS": ("265", "264", "343", "2166"),
+    "AUTOMOBILE": ("723", "311", "2144", "832"),
+    "AVIATION": ("315", "2144", "5111", "3115"),
+    "BANKING": ("241", "331", "421", "1346"),
+    "BPO": ("422", "421", "4222"),
+    "BUSINESS-DEVELOPMENT": ("122", "243", "332", "121"),
+    "CHEF": ("343", "512", "141", "941"),
+    "CONSTRUCTION": ("132", "312", "214", "71", "216"),
+    "CONSULTANT": ("242", "121", "241", "263"),
+    "DESIGNER": ("216", "343", "2166"),
+    "DIGITAL-MEDIA": ("264", "2166", "243", "352"),
+    "ENGINEERING": ("214", "215", "311", "132"),
+    "FINANCE": ("241", "331", "1211", "431"),
+    "FITNESS": ("342", "226", "3423"),
+    "HEALTHCARE": ("22", "32", "1342", "53"),
+    "HR": ("1212", "2423", "4416", "242"),
+    "INFORMATION-TECHNOLOGY": ("25", "35", "133"),
+    "PUBLIC-RELATIONS": ("2432", "243", "122", "264"),
+    "SALES": ("243", "332", "52", "122"),
+    "TEACHER": ("23", "531"),
+}
+
+
+def split_of(key: str) -> str:
+    """Deterministic 50/50 dev/test split by the record's own ID."""
+    return "test" if int(hashlib.sha1(str(key).encode()).hexdigest(), 16) % 2 else "dev"
+
+
+def precision_at_k(rel: np.ndarray, k: int) -> float:
+    return float(np.mean(rel[:, :k].sum(axis=1) / k))
+
+
+def ndcg_at_k(rel: np.ndarray, k: int, n_relevant: np.ndarray) -> float:
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = (rel[:, :k] * discounts).sum(axis=1)
+    ideal = np.array([discounts[: min(int(n), k)].sum() for n in n_relevant])
+    return float(np.mean(np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)))
+
+
+def mrr(rel: np.ndarray) -> float:
+    first = np.argmax(rel > 0, axis=1)
+    has = rel.max(axis=1) > 0
+    return float(np.mean(np.where(has, 1.0 / (first + 1), 0.0)))
+
+
+def hit_at_k(ranked_codes: list[list[str]], gold: list[str], k: int) -> float:
+    return float(np.mean([g in r[:k] for r, g in zip(ranked_codes, gold, strict=True)]))
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+# ---------------------------------------------------------------- occupations
+def occupation_eval(shared: Path) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from matching.occupations import get_ranker
+    from matching.taxonomy import load_taxonomy
+
+    tax = load_taxonomy()
+    rows = _read_csv(shared / "hahu_jobs_dev" / "hahu_jobs_dev.csv")
+    docs = [f"{lab} {' '.join(alts)} {desc}" for lab, alts, desc in
+            zip(tax.occupation_labels, tax.occupation_alt_labels, tax.occupation_descriptions, strict=True)]
+    baseline = TfidfVectorizer(sublinear_tf=True, stop_words="english")
+    occ_matrix = baseline.fit_transform(docs)
+    ranker = get_ranker()
+    out = {}
+    for split in ("dev", "test", "all"):
+        subset = [r for r in rows if split == "all" or split_of(r["ID"]) == split]
+        gold = [r["esco_code"] for r in subset]
+        started = time.time()
+        ranked = ranker.rank([r["title"] for r in subset], [r["description"] for r in subset], k=10)
+        seconds = time.time() - started
+        ours = [[m.code for m in row] for row in ranked]
+        sims = (baseline.transform([f"{r['title']} {r['description']}" for r in subset]) @ occ_matrix.T).toarray()
+        base = [[tax.occupation_codes[i] for i in np.argsort(-row, kind="stable")[:10]] for row in sims]
+        out[split] = {
+            "n": len(subset),
+            "hybrid_hit@1": hit_at_k(ours, gold, 1), "hybrid_hit@10": hit_at_k(ours, gold, 10),
+            "tfidf_hit@1": hit_at_k(base, gold, 1), "tfidf_hit@10": hit_at_k(base, gold, 10),
+            "jobs_per_s": round(len(subset) / max(seconds, 1e-9), 1),
+        }
+    return out
+
+
+# ---------------------------------------------------------------- resume -> job ranking
+def _relevance(categories: list[str], codes: list[str]) -> np.ndarray:
+    return np.array([[any(code.startswith(p) for p in CROSSWALK[c]) for code in codes] for c in categories],
+                    dtype=np.float64)
+
+
+def _rank_by(scores: np.ndarray, k: int) -> np.ndarray:
+    from matching.topk import select_topk
+
+    cols, _ = select_topk(scores, k)
+    return cols
+
+
+def _metrics(order: np.ndarray, relevance: np.ndarray, k: int) -> dict:
+    rel = np.take_along_axis(relevance, np.where(order >= 0, order, 0), axis=1) * (order >= 0)
+    n_rel = relevance.sum(axis=1)
+    full = np.take_along_axis(relevance, np.where(order >= 0, order, 0), axis=1)
+    return {f"precision@{k}": round(precision_at_k(rel, k), 4), f"ndcg@{k}": round(ndcg_at_k(rel, k, n_rel), 4),
+            "mrr": round(mrr(full), 4)}
+
+
+def ranking_eval(shared: Path, encoders: tuple[str, ...] = ("minilm", "static"), per_category: int = 10,
+                 split: str = "test", k: int = 10, cache_dir: Path | None = None) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from matching.pipeline import candidate_side, embed_sides, job_side
+    from matching.scoring import WEIGHTS, score_matrix
+
+    jobs = _read_csv(shared / "hahu_jobs_dev" / "hahu_jobs_dev.csv")
+    resumes = [r for r in _read_csv(shared / "livecareer" / "resumes_dev.csv")
+               if split_of(r["ID"]) == split and r["Category"] in CROSSWALK and r["Resume_str"].strip()]
+    by_cat: dict[str, list[dict]] = defaultdict(list)
+    for r in sorted(resumes, key=lambda r: hashlib.sha1(r["ID"].encode()).hexdigest()):
+        if len(by_cat[r["Category"]]) < per_category:
+            by_cat[r["Category"]].append(r)
+    sample = [r for cat in sorted(by_cat) for r in by_cat[cat]]
+    relevance = _relevance([r["Category"] for r in sample], [j["esco_code"] for j in jobs])
+    keep = relevance.sum(axis=1) > 0  # categories with no relevant ad cannot be evaluated
+    sample = [r for r, ok in zip(sample, keep, strict=True) if ok]
+    relevance = relevance[keep]
+    cands = candidate_side([r["ID"] for r in sample], [r["Resume_str"] for r in sample])
+    job_s = job_side([j["ID"] for j in jobs], [j["title"] for j in jobs], [j["description"] for j in jobs])
+    results: dict[str, dict] = {}
+    # Lexical baseline: TF-IDF cosine fitted on both sides.
+    tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english")
+    tfidf.fit([r["Resume_str"] for r in sample] + [f"{j['title']} {j['description']}" for j in jobs])
+    lex = (tfidf.transform([r["Resume_str"] for r in sample])
+           @ tfidf.transform([f"{j['title']} {j['description']}" for j in jobs]).T).toarray()
+    results["tfidf"] = _metrics(_rank_by(lex, k), relevance, k)
+    rng = np.random.default_rng(0)
+    results["random"] = _metrics(_rank_by(rng.random(relevance.shape), k), relevance, k)
+    for name in encoders:
+        embed_sides([(cands, "candidate"), (job_s, "job")], name, cache_dir)
+        for version in ("w1", "semantic_only", "skills_only"):
+            if version == "skills_only" and name != encoders[0]:
+                continue
+            scores = score_matrix(cands.features, job_s.features, WEIGHTS[version])["score"]
+            label = {"w1": f"hybrid[{name}]", "semantic_only": f"embedding[{name}]",
+                     "skills_only": "skills_only"}[version]
+            results[label] = _metrics(_rank_by(scores, k), relevance, k)
+    return {"split": split, "resumes": len(sample), "jobs": len(jobs), "k": k, "results": results}
+
+
+# ---------------------------------------------------------------- skills
+def _prf(tp: int, fp: int, fn: int) -> dict:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "tp": tp, "fp": fp, "fn": fn}
+
+
+def skill_eval_green(shared: Path) -> dict:
+    """Token-level: a word is a predicted skill token when it lies inside a matched ESCO label."""
+    from matching.skills import get_extractor
+
+    ex = get_extractor()
+    sentences: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in _read_csv(shared / "green_skill_benchmark" / "df_testset.csv"):
+        sentences[row["sentence_id"]].append((row["word"], row["tag"]))
+    tp = fp = fn = 0
+    span_hit = span_total = 0
+    for words in sentences.values():
+        text, offsets, pos = "", [], 0
+        for w, _ in words:
+            offsets.append((pos, pos + len(w)))
+            text += w + " "
+            pos += len(w) + 1
+        covered = np.zeros(len(text) + 1, dtype=bool)
+        for m in ex.find(text):
+            covered[m.start:m.end] = True
+        pred = [covered[a:b].any() for a, b in offsets]
+        gold = [tag.endswith("-Skill") for _, tag in words]
+        for p_, g in zip(pred, gold, strict=True):
+            tp += p_ and g
+            fp += p_ and not g
+            fn += g and not p_
+        # span recall: a gold Skill span counts as found when any of its words is predicted
+        span = []
+        for i, (_, tag) in enumerate(words):
+            if tag == "B-Skill" or (tag == "I-Skill" and not span):
+                if span:
+                    span_total += 1
+                    span_hit += any(pred[j] for j in span)
+                span = [i]
+            elif tag == "I-Skill":
+                span.append(i)
+            elif span:
+                span_total += 1
+                span_hit += any(pred[j] for j in span)
+                span = []
+        if span:
+            span_total += 1
+            span_hit += any(pred[j] for j in span)
+    out = _prf(int(tp), int(fp), int(fn))
+    out["span_recall_any_overlap"] = round(span_hit / span_total, 4) if span_total else 0.0
+    out["sentences"] = len(sentences)
+    return out
+
+
+def skill_eval_sentences(shared: Path, files: tuple[str, ...] = ("house_test", "tech_test")) -> dict:
+    """ESCO-level: predicted preferred labels vs the gold ESCO labels of each sentence."""
+    from matching.skills import get_extractor
+
+    ex = get_extractor()
+    tax = ex.taxonomy
+    out = {}
+    for name in files:
+        gold: dict[str, set[str]] = defaultdict(set)
+        for row in _read_csv(shared / "skill_sentences" / f"{name}_annotations.csv"):
+            label = row["label"].strip()
+            gold.setdefault(row["sentence"], set())
+            if label and label not in {"LABEL NOT PRESENT", "UNDERSPECIFIED"}:
+                gold[row["sentence"]].add(label.lower())
+        tp = fp = fn = 0
+        for sentence, labels in gold.items():
+            pred = {tax.skill_labels[i].lower() for i in ex.extract(sentence)}
+            tp += len(pred & labels)
+            fp += len(pred - labels)
+            fn += len(labels - pred)
+        out[name] = {**_prf(tp, fp, fn), "sentences": len(gold)}
+    return out
