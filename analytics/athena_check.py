@@ -21,7 +21,7 @@ from common.config import REPO_ROOT
 log = logging.getLogger(__name__)
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt"
-ATHENA_TARGET_PATH = "target_athena"
+ATHENA_TARGET_PATH = "target/athena"  # inside the git-ignored dbt/target
 # DuckDB spellings that parse fine as Trino but do not exist in Athena.
 DUCKDB_ONLY_FUNCTIONS = {"median", "list_extract", "list_element", "list_contains", "strftime", "epoch",
                          "regexp_matches", "string_agg", "struct_pack", "list_value", "quantile_cont", "timezone"}

@@ -163,7 +163,8 @@ def render_html(frames: dict[str, pd.DataFrame], subtitle: str = "") -> tuple[st
             data = aggregate(frames[visual.dataset], visual)
             figure = build_figure(visual, data)
             div = figure.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{visual.id}", default_width="100%",
-                                 config={"displaylogo": False, "responsive": True})
+                                 config={"displaylogo": False, "responsive": True,
+                                         "displayModeBar": visual.kind not in ("kpi", "table")})
             card = f'<div class="card" data-visual="{visual.id}">{div}</div>'
             (kpis if visual.kind == "kpi" else visuals).append(card)
             charts += 1

@@ -112,6 +112,7 @@ def run_dbt_build(run_date: str, *, select: str | None = None, timeout_s: int = 
     args = ["build", "--target", settings.dbt_target, "--vars", json.dumps({"run_date": run_date})]
     if select:
         args += ["--select", select]
+    (target_dir / "run_results.json").unlink(missing_ok=True)  # never judge a build by an older one
     started = time.monotonic()
     returncode, lines = _run_dbt(args, env, timeout_s)
     results = _read_run_results(target_dir)
@@ -123,12 +124,23 @@ def run_dbt_build(run_date: str, *, select: str | None = None, timeout_s: int = 
 
     statuses: dict[str, int] = {}
     for result in results:
-        kind = result["unique_id"].split(".")[0]
-        statuses[f"dbt_{kind}_{result['status']}"] = statuses.get(f"dbt_{kind}_{result['status']}", 0) + 1
-    counts: dict = {"run_date": run_date, **dict(sorted(statuses.items()))}
+        key = f"dbt_{result['unique_id'].split('.')[0]}_{result['status']}"
+        statuses[key] = statuses.get(key, 0) + 1
     client = get_lake_client(settings)
-    for mart, relation in sorted(_mart_relations(target_dir).items()):
-        counts[f"rows.{mart}"] = int(client.query(f"select count(*) as n from {relation}")["n"].iloc[0])
+    rows = {
+        f"rows.{mart}": int(client.query(f"select count(*) as n from {relation}")["n"].iloc[0])
+        for mart, relation in sorted(_mart_relations(target_dir).items())
+    }
+    # Headline numbers first: the run summary shows only the first few counts.
+    counts: dict = {
+        "marts_built": len(rows),
+        "mart_rows": sum(rows.values()),
+        "tests_passed": statuses.get("dbt_test_pass", 0) + statuses.get("dbt_unit_test_pass", 0),
+        "tests_warned": statuses.get("dbt_test_warn", 0),
+        **rows,
+        **dict(sorted(statuses.items())),
+        "run_date": run_date,
+    }
     counts["seconds"] = round(time.monotonic() - started, 1)
     log.info("dbt build for %s: %s", run_date, counts)
     return counts

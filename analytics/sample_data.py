@@ -228,7 +228,7 @@ def _simulate_runs_and_funnel(tenant, candidates, jobs, run_dates, spec, rng, ev
             "run_id": run_id, "run_date": run_day.isoformat(), "weights_version": spec.weights_version,
             "model_version": "all-MiniLM-L6-v2", "candidates": len(live_c), "jobs": len(live_j),
             "pairs_scored": len(scores), "matches_written": 0, "status": "published",
-            "created_at": run_at,
+            "created_at": run_at, "updated_at": run_at + timedelta(hours=1),
         })
     # Direct applications (not from a match), so the funnel has more than one source.
     for c in candidates[::7]:
@@ -297,7 +297,14 @@ def _apply(tenant, cid, job, source, run_id, when, rng, events, applied, end):
     job["profile"]["job_status"] = "closed"
 
 
-PARTITIONS = {"silver": ["dt"], ("gold", "matches"): ["run_id"]}
+# Partitioning as the Spark jobs write it (docs/contracts.md).
+PARTITIONS = {
+    "silver": ["dt"],
+    ("gold", "matches"): ["run_id"],
+    ("gold", "match_runs"): ["run_id"],
+    ("gold", "candidate_profiles"): ["run_date"],
+    ("gold", "job_profiles"): ["run_date"],
+}
 
 
 def write_sample_lake(spec: SampleSpec | None = None, client: LakeClient | None = None) -> dict[str, int]:

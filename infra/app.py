@@ -23,7 +23,6 @@ for path in (str(INFRA_DIR), str(REPO_ROOT)):  # `stacks` package + the repo's d
 
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
-
 from stacks.analytics_stack import AnalyticsStack  # noqa: E402
 from stacks.platform_stack import PlatformStack  # noqa: E402
 from stacks.settings import settings_from_context  # noqa: E402

@@ -50,5 +50,5 @@ def list_files(uri: str, suffix: str = "") -> list[str]:
     return sorted(
         prefix + info.path
         for info in infos
-        if info.type == pafs.FileType.File and info.path.endswith(suffix) and "/." not in info.path
+        if info.type == pafs.FileType.File and info.path.endswith(suffix) and not info.base_name.startswith(".")
     )

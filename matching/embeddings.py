@@ -133,6 +133,17 @@ class StaticEncoder:
 ENCODERS = {"hashing": HashingEncoder, "minilm": MiniLMEncoder, "static": StaticEncoder}
 
 
+def quantize_int8(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row symmetric int8 (cosine to the float32 original > 0.999); halves float16's size."""
+    scale = np.abs(vectors).max(axis=1, keepdims=True) / 127.0
+    scale[scale == 0] = 1.0
+    return np.round(vectors / scale).astype(np.int8), scale.astype(np.float32)
+
+
+def dequantize_int8(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return _finish(q.astype(np.float32) * scale)
+
+
 @lru_cache(maxsize=4)
 def get_encoder(name: str = "minilm") -> Encoder:
     """A cached encoder by name: "minilm" | "static" | "hashing"."""
@@ -164,7 +175,7 @@ class EmbeddingCache:
         keys = [content_hash(t) for t in texts]
         todo = list(dict.fromkeys(k for k in keys if k not in self.vectors))
         self.misses += len(todo)
-        self.hits += len(keys) - sum(1 for k in keys if k in todo)
+        self.hits += len(keys) - len(todo)  # duplicates within a call are hits too
         if todo:
             first_text = {}
             for key, text in zip(keys, texts, strict=True):
@@ -174,6 +185,16 @@ class EmbeddingCache:
         if not keys:
             return np.zeros((0, self.encoder.dim), dtype=np.float32)
         return np.stack([self.vectors[k] for k in keys]).astype(np.float32)
+
+    def attach(self, cache_dir: Path | None) -> None:
+        """Load (and later save to) ``<cache_dir>/<model_version>.npz``."""
+        if cache_dir is None:
+            return
+        self.path = Path(cache_dir) / f"{_safe(self.encoder.model_version)}.npz"
+        if self.path.exists():
+            data = np.load(self.path, allow_pickle=False)
+            for key, vec in zip(data["keys"].tolist(), data["vectors"], strict=True):
+                self.vectors.setdefault(key, vec)
 
     def save(self) -> None:
         if self.path is None or not self.vectors:
@@ -187,3 +208,9 @@ class EmbeddingCache:
 
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+@lru_cache(maxsize=4)
+def get_cache(name: str = "minilm") -> EmbeddingCache:
+    """The process-wide content-hash cache of one encoder (profiles and the embed step share it)."""
+    return EmbeddingCache(get_encoder(name))

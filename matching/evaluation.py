@@ -88,6 +88,7 @@ def occupation_eval(shared: Path) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from matching.occupations import get_ranker
+    from matching.profiles import job_document
     from matching.taxonomy import load_taxonomy
 
     tax = load_taxonomy()
@@ -102,7 +103,8 @@ def occupation_eval(shared: Path) -> dict:
         subset = [r for r in rows if split == "all" or split_of(r["ID"]) == split]
         gold = [r["esco_code"] for r in subset]
         started = time.time()
-        ranked = ranker.rank([r["title"] for r in subset], [r["description"] for r in subset], k=10)
+        ranked = ranker.rank([r["title"] for r in subset],
+                             [job_document(r["title"], r["description"]) for r in subset], k=10)
         seconds = time.time() - started
         ours = [[m.code for m in row] for row in ranked]
         sims = (baseline.transform([f"{r['title']} {r['description']}" for r in subset]) @ occ_matrix.T).toarray()

@@ -1,32 +1,40 @@
 """Job or resume -> ranked ESCO occupations ("categorize").
 
-Three signals, each a cosine in [0, 1], summed with fixed weights (chosen on the hahu dev split,
-see docs/matching.md):
-- title vs every preferred/alternative occupation label, character 2-4-gram TF-IDF, best label wins
-  (robust to "Sr.", plurals, "programme"/"program");
-- title vs the same labels in the static embedding space (synonyms without shared letters);
-- title + description vs an occupation document (labels + ESCO description), word TF-IDF.
-Everything is fitted on the bundled taxonomy only, once per process.
+Signals, each a similarity in [0, 1], summed with weights chosen on the hahu *dev* split only
+(docs/matching.md has the grid and the held-out numbers):
+- ``char``:   title vs every preferred/alternative label, character 2-4-gram TF-IDF, best label wins
+              (robust to "Sr.", plurals, "programme"/"program");
+- ``static``: the same title-vs-labels comparison in the static embedding space;
+- ``doc``:    title + description vs an occupation document (labels + ESCO description), word TF-IDF;
+- ``title_minilm``: MiniLM(title) vs MiniLM(preferred label)              (mode "full");
+- ``doc_minilm``:   MiniLM(document) vs MiniLM("label. description")      (mode "full").
+The MiniLM occupation matrices are bundled (int8) in matching/data/occupation_vectors_minilm.npz;
+the document vector comes from the shared content-hash cache, so the embed step never recomputes it.
+Mode "fast" (no transformer) keeps only the lexical + static signals.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from matching.taxonomy import Taxonomy, load_taxonomy
+from matching.taxonomy import DATA_DIR, Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
 
-TITLE_CHAR_WEIGHT = 1.0
-TITLE_EMBED_WEIGHT = 1.0
-DOC_WEIGHT = 0.3
+WEIGHTS = {
+    "full": {"char": 0.5, "static": 0.5, "doc": 1.0, "title_minilm": 0.5, "doc_minilm": 1.0},
+    "fast": {"char": 0.5, "static": 0.0, "doc": 1.0, "title_minilm": 0.0, "doc_minilm": 0.0},
+}
+DEFAULT_MODE = "full"
 DESCRIPTION_CHARS = 3000  # long ads: the first part names the role; the rest is boilerplate
+VECTORS_FILE = DATA_DIR / "occupation_vectors_minilm.npz"
 
 
 @dataclass(frozen=True)
@@ -37,8 +45,32 @@ class OccupationMatch:
     score: float
 
 
+def occupation_texts(tax: Taxonomy) -> tuple[list[str], list[str]]:
+    """What the bundled MiniLM matrices encode: preferred labels, and "label. description"."""
+    return list(tax.occupation_labels), [f"{lab}. {desc}" for lab, desc in
+                                         zip(tax.occupation_labels, tax.occupation_descriptions, strict=True)]
+
+
+def build_vectors(path: Path = VECTORS_FILE) -> dict:
+    """Regenerate the bundled MiniLM occupation matrices (~3 min on 2 cores)."""
+    from matching.embeddings import get_encoder, quantize_int8
+
+    tax = load_taxonomy()
+    enc = get_encoder("minilm")
+    labels, docs = occupation_texts(tax)
+    lq, ls = quantize_int8(enc.encode(labels, batch_size=64))
+    dq, ds = quantize_int8(enc.encode(docs, batch_size=32))
+    np.savez_compressed(path, label_q=lq, label_scale=ls, doc_q=dq, doc_scale=ds,
+                        version=np.array(enc.model_version))
+    return {"occupations": len(labels), "bytes": path.stat().st_size, "model_version": enc.model_version}
+
+
 class OccupationRanker:
-    def __init__(self, taxonomy: Taxonomy | None = None, title_encoder: str | None = "static"):
+    def __init__(self, mode: str = DEFAULT_MODE, taxonomy: Taxonomy | None = None):
+        if mode not in WEIGHTS:
+            raise ValueError(f"mode must be one of {sorted(WEIGHTS)}")
+        self.mode = mode
+        self.weights = dict(WEIGHTS[mode])
         self.taxonomy = tax = taxonomy or load_taxonomy()
         labels, owner = [], []
         for i, (label, alts) in enumerate(zip(tax.occupation_labels, tax.occupation_alt_labels, strict=True)):
@@ -52,16 +84,20 @@ class OccupationRanker:
                 zip(tax.occupation_labels, tax.occupation_alt_labels, tax.occupation_descriptions, strict=True)]
         self.word = TfidfVectorizer(sublinear_tf=True, stop_words="english", dtype=np.float32)
         self.docs = self.word.fit_transform(docs).T.tocsr()
-        self.encoder = None
-        if title_encoder and TITLE_EMBED_WEIGHT:
+        if self.weights["static"]:
             from matching.embeddings import get_encoder
 
-            try:
-                self.encoder = get_encoder(title_encoder)
-                self.label_vectors = self.encoder.encode(labels).T.copy()
-            except FileNotFoundError as exc:  # static model not built: lexical signals only
-                log.warning("occupation ranker without title embeddings: %s", exc)
-                self.encoder = None
+            self.static = get_encoder("static")
+            self.label_static = self.static.encode(labels).T.copy()
+        if self.weights["title_minilm"] or self.weights["doc_minilm"]:
+            from matching.embeddings import dequantize_int8, get_cache
+
+            data = np.load(VECTORS_FILE)
+            self.minilm = get_cache("minilm")
+            if str(data["version"]) != self.minilm.encoder.model_version:
+                raise RuntimeError(f"{VECTORS_FILE} was built with {data['version']}; rebuild it")
+            self.occ_label_minilm = dequantize_int8(data["label_q"], data["label_scale"]).T.copy()
+            self.occ_doc_minilm = dequantize_int8(data["doc_q"], data["doc_scale"]).T.copy()
 
     def _max_by_occupation(self, sims: np.ndarray) -> np.ndarray:
         out = np.zeros((sims.shape[0], self.taxonomy.n_occupations), dtype=np.float64)
@@ -69,26 +105,33 @@ class OccupationRanker:
             np.maximum.at(out[r], self.owner, sims[r])
         return out
 
-    def scores(self, titles: list[str], texts: list[str]) -> np.ndarray:
-        """(n, n_occupations) scores; higher is better."""
+    def signals(self, titles: list[str], documents: list[str]) -> dict[str, np.ndarray]:
         titles = [t or "" for t in titles]
-        char_sims = (self.char.transform(titles) @ self.label_char)
-        total = TITLE_CHAR_WEIGHT * self._max_by_occupation(
-            char_sims.toarray() if sp.issparse(char_sims) else char_sims)
-        if self.encoder is not None:
-            emb = self.encoder.encode(titles) @ self.label_vectors
-            total += TITLE_EMBED_WEIGHT * self._max_by_occupation(np.clip(emb, 0, 1))
-        full = [f"{t} {(x or '')[:DESCRIPTION_CHARS]}" for t, x in zip(titles, texts, strict=True)]
-        doc_sims = self.word.transform(full) @ self.docs
-        total += DOC_WEIGHT * doc_sims.toarray()
-        return np.round(total / (TITLE_CHAR_WEIGHT + DOC_WEIGHT + (TITLE_EMBED_WEIGHT if self.encoder else 0)), 6)
+        out = {"char": self._max_by_occupation((self.char.transform(titles) @ self.label_char).toarray())}
+        heads = [f"{t} {(d or '')[:DESCRIPTION_CHARS]}" for t, d in zip(titles, documents, strict=True)]
+        out["doc"] = (self.word.transform(heads) @ self.docs).toarray().astype(np.float64)
+        if self.weights["static"]:
+            sims = np.clip(self.static.encode(titles) @ self.label_static, 0, 1)
+            out["static"] = self._max_by_occupation(sims)
+        if self.weights["title_minilm"]:
+            out["title_minilm"] = np.clip(self.minilm.encode(titles) @ self.occ_label_minilm, 0, 1)
+        if self.weights["doc_minilm"]:
+            out["doc_minilm"] = np.clip(self.minilm.encode([d or "" for d in documents]) @ self.occ_doc_minilm, 0, 1)
+        return out
 
-    def rank(self, titles: list[str], texts: list[str], k: int = 10) -> list[list[OccupationMatch]]:
+    def scores(self, titles: list[str], documents: list[str]) -> np.ndarray:
+        """(n, n_occupations) in [0, 1]; higher is better."""
+        sig = self.signals(titles, documents)
+        total = sum(self.weights.values())
+        combined = sum(self.weights[name] * sig[name] for name in sig if self.weights[name])
+        return np.round(combined / total, 6)
+
+    def rank(self, titles: list[str], documents: list[str], k: int = 10) -> list[list[OccupationMatch]]:
         from matching.topk import select_topk
 
         out = []
         for start in range(0, len(titles), 256):
-            s = self.scores(titles[start : start + 256], texts[start : start + 256])
+            s = self.scores(titles[start : start + 256], documents[start : start + 256])
             cols, vals = select_topk(s, k)
             for row_cols, row_vals in zip(cols, vals, strict=True):
                 out.append([
@@ -99,11 +142,25 @@ class OccupationRanker:
         return out
 
 
-@lru_cache(maxsize=1)
-def get_ranker() -> OccupationRanker:
-    return OccupationRanker()
+@lru_cache(maxsize=2)
+def get_ranker(mode: str = DEFAULT_MODE) -> OccupationRanker:
+    return OccupationRanker(mode)
 
 
-def rank_occupations(title: str, text: str = "", k: int = 10) -> list[OccupationMatch]:
-    """Top-k ESCO occupations for one document (title may be empty for resumes)."""
-    return get_ranker().rank([title or ""], [text or ""], k)[0]
+def rank_occupations(title: str, document: str = "", k: int = 10, mode: str | None = None
+                     ) -> list[OccupationMatch]:
+    """Top-k ESCO occupations for one document (for resumes: title = headline, document = text)."""
+    return get_ranker(mode or DEFAULT_MODE).rank([title or ""], [document or ""], k)[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m matching.occupations")
+    parser.add_argument("command", choices=["build-vectors"])
+    parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    print(build_vectors())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from matching.embeddings import EmbeddingCache, get_encoder
+from matching.embeddings import get_cache
 from matching.explain import explain_pair
 from matching.features import FeatureMatrix, build_features
-from matching.profiles import ProfileError, build_candidate_profile, build_job_profile
+from matching.profiles import ProfileError, build_candidate_profile, build_job_profile, job_document
 from matching.scoring import COMPONENTS, resolve_weights
 from matching.topk import topk_hybrid
 
@@ -58,13 +58,14 @@ def job_side(ids: list, titles: list[str], texts: list[str], metas: list[dict] |
         p["job_id"] = jid
         p.setdefault("tenant_id", meta.get("tenant_id"))
         profiles.append(p)
-        embed_texts.append("" if p.get("invalid_reason") else f"{title}\n{text}")
+        embed_texts.append("" if p.get("invalid_reason") else job_document(title, text))
     return Side(profiles, embed_texts)
 
 
 def embed_sides(sides: list[tuple[Side, str]], encoder_name: str, cache_dir=None) -> str:
-    encoder = get_encoder(encoder_name)
-    cache = EmbeddingCache(encoder, cache_dir)
+    cache = get_cache(encoder_name)
+    cache.attach(cache_dir)
+    encoder = cache.encoder
     for side, name in sides:
         valid_rows = [i for i, t in enumerate(side.texts) if t]
         vectors = np.zeros((len(side.texts), encoder.dim), dtype=np.float32)

@@ -64,6 +64,11 @@ def _skills(text: str) -> tuple[list[str], list[str], list[int]]:
     return [tax.skill_uri(i) for i in idx], [tax.skill_labels[i] for i in idx], idx
 
 
+def job_document(title: str, description: str) -> str:
+    """The one text a job is embedded and categorised by (so the two share cached vectors)."""
+    return f"{title or ''}\n{description or ''}"
+
+
 def headline(text: str) -> str:
     for line in (text or "").splitlines():
         if line.strip():
@@ -71,8 +76,8 @@ def headline(text: str) -> str:
     return ""
 
 
-def _occupation(title: str, text: str) -> tuple[str | None, str | None, float | None, int | None]:
-    ranked = rank_occupations(title, text, k=1)
+def _occupation(title: str, document: str) -> tuple[str | None, str | None, float | None, int | None]:
+    ranked = rank_occupations(title, document, k=1)
     if not ranked:
         return None, None, None, None
     best = ranked[0]
@@ -134,9 +139,9 @@ def build_job_profile(title: str, description: str, meta: dict | None = None) ->
     title = title or ""
     description = description or ""
     _check_text(f"{title}\n{description}", MIN_JOB_TOKENS, "job ad")
-    full = f"{title}\n{description}"
+    full = job_document(title, description)
     uris, labels, idx = _skills(full)
-    code, label, occ_score, occ_index = _occupation(title, description)
+    code, label, occ_score, occ_index = _occupation(title, full)
     tax = load_taxonomy()
     optional_set: set[int] = set()
     if occ_index is not None:

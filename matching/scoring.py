@@ -76,7 +76,9 @@ def _orient(a: FeatureMatrix, b: FeatureMatrix) -> tuple[FeatureMatrix, FeatureM
 
 
 def _semantic(c: FeatureMatrix, j: FeatureMatrix) -> np.ndarray:
-    return np.clip((c.vectors @ j.vectors.T).astype(np.float64), 0.0, 1.0)
+    # float64 GEMM: float32 summation order differs between block shapes (gemv vs gemm) by ~1e-7,
+    # enough to flip the 1e-6 rounding; float64 noise (~1e-16) keeps blocked == brute force.
+    return np.clip(c.vectors.astype(np.float64) @ j.vectors.astype(np.float64).T, 0.0, 1.0)
 
 
 def _skills(c: FeatureMatrix, j: FeatureMatrix, w: HybridWeights) -> np.ndarray:

@@ -5,7 +5,7 @@ DBT_ARGS := --project-dir dbt --profiles-dir dbt
 DEMO_ENV := LAKE_ROOT=$(CURDIR)/.local/demo/lake LOCAL_STATE_DIR=$(CURDIR)/.local/demo WAREHOUSE_PATH=$(CURDIR)/.local/demo/warehouse.duckdb
 ANALYTICS_TESTS := $(wildcard tests/unit/test_analytics_*.py tests/integration/test_analytics_*.py)
 
-.PHONY: dbt-build dbt-test dbt-compile-athena dbt-lint dbt-docs dashboard warehouse-shell analytics-demo install-chromium test-analytics
+.PHONY: dbt-build dbt-test dbt-freshness dbt-compile-athena dbt-lint dbt-docs dashboard warehouse-shell analytics-demo install-chromium test-analytics
 
 dbt-build: install-jobs install-dbt ## Build + test the dbt marts from the lake for RUN_DATE (default today)
 	$(JOBS_PY) -m analytics.dbt_runner --run-date $(RUN_DATE)
@@ -43,3 +43,7 @@ install-chromium: ## Install Debian chromium for the dashboard browser test (ski
 
 test-analytics: install-jobs install-dbt install-chromium ## Unit + integration tests of the analytics area
 	$(JOBS_PY) -m pytest -q $(ANALYTICS_TESTS); $(PYTEST_STATUS)
+
+dbt-freshness: install-dbt ## dbt source freshness of the lake tables (warn after 1 day, error after 3)
+	LAKE_ROOT=$${LAKE_ROOT:-$(CURDIR)/lake} WAREHOUSE_PATH=$${WAREHOUSE_PATH:-$(CURDIR)/.local/warehouse.duckdb} \
+	  $(DBT) source freshness $(DBT_ARGS)

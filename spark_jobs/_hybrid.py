@@ -1,9 +1,9 @@
 """Numpy side of the Spark match: score one candidate block against one tenant's jobs with `matching/`.
 
 Kept free of Spark so it is unit-testable alone; `spark_jobs.match` calls it inside mapInPandas.
-For a block of candidates it returns (a) each candidate's complete top-K over the tenant's open
-jobs and (b) each job's top-K *within this block* — partial lists that Spark reduces to the exact
-job → candidate top-K, so one pass over candidate blocks serves both directions.
+For a batch of candidates it returns (a) each candidate's complete top-K over the tenant's open
+jobs and (b) each job's top-K *within this batch* — partial lists that Spark reduces to the exact
+job → candidate top-K, so one scoring pass serves both directions.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ MATCH_COLUMNS = ["tenant_id", "direction", "candidate_id", "job_id", "rank", "sc
 
 
 def weights_for(version: str | None = None):
-    from matching.scoring import DEFAULT_WEIGHTS_VERSION, WEIGHTS
+    """(version, HybridWeights) — an unknown version is a clear error from matching.scoring."""
+    from matching.scoring import DEFAULT_WEIGHTS_VERSION, resolve_weights
 
-    version = version or DEFAULT_WEIGHTS_VERSION
-    return version, WEIGHTS[version] if isinstance(WEIGHTS, dict) and version in WEIGHTS else WEIGHTS
+    weights = resolve_weights(version or DEFAULT_WEIGHTS_VERSION)
+    return weights.version, weights
 
 
 def features(records: list[dict], vectors: np.ndarray, side: str):
@@ -28,21 +29,9 @@ def features(records: list[dict], vectors: np.ndarray, side: str):
     return build_features(records, vectors, side)
 
 
-def _as_flat(topk) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    rows = np.asarray(topk.row_index).reshape(-1)
-    cols = np.asarray(topk.col_index).reshape(-1)
-    score = np.asarray(topk.score, dtype=np.float64).reshape(-1)
-    comps = topk.components
-    if isinstance(comps, dict):
-        parts = {name: np.asarray(comps[name], dtype=np.float64).reshape(-1) for name in COMPONENTS if name in comps}
-    else:
-        arr = np.asarray(comps, dtype=np.float64).reshape(len(rows), -1)
-        parts = {name: arr[:, i] for i, name in enumerate(COMPONENTS[: arr.shape[1]])}
-    valid = cols >= 0  # fewer partners than K pad with -1
-    return rows[valid], cols[valid], score[valid], {n: v[valid] for n, v in parts.items()}
-
-
-def _frame(tenant, direction, cand_ids, job_ids, rows, cols, score, comps, candidate_rows: bool) -> pd.DataFrame:
+def _frame(
+    tenant, direction, cand_ids, job_ids, rows, cols, score, comps, candidate_rows: bool
+) -> pd.DataFrame:
     """TopK arrays → match rows; rank = position by score (desc) within each row entity, ties by id."""
     if candidate_rows:
         cand, job = cand_ids[rows], job_ids[cols]
@@ -61,6 +50,15 @@ def _frame(tenant, direction, cand_ids, job_ids, rows, cols, score, comps, candi
     return frame.drop(columns=["_owner", "_other"])[MATCH_COLUMNS]
 
 
+def _gather(block: dict, cols: np.ndarray, transpose: bool) -> dict[str, np.ndarray]:
+    safe = np.where(cols >= 0, cols, 0)
+    out = {}
+    for name in COMPONENTS:
+        mat = block[name].T if transpose else block[name]
+        out[name] = np.where(cols >= 0, np.take_along_axis(mat, safe, axis=1), np.nan)
+    return out
+
+
 def score_block(
     tenant: str,
     cand_ids: np.ndarray,
@@ -71,13 +69,53 @@ def score_block(
     weights,
     block_size: int = 2048,
 ) -> pd.DataFrame:
-    """Both directions for one candidate block of one tenant (job rows are partial, see module doc)."""
-    from matching.topk import topk_hybrid
+    """Both directions for one candidate batch of one tenant (job rows are partial, see module doc).
 
-    if len(cand_ids) == 0 or len(job_ids) == 0:
+    Each block of candidates is scored once (`matching.scoring.score_matrix`: all five components)
+    and ranked along both axes (`matching.topk.select_topk`, the library's exact, deterministic
+    ordering); the jobs' running top-K is merged block by block.
+    """
+    from matching.scoring import score_matrix
+    from matching.topk import select_topk
+
+    n, m = len(cand_ids), len(job_ids)
+    if n == 0 or m == 0:
         return pd.DataFrame(columns=MATCH_COLUMNS)
-    c2j = _as_flat(topk_hybrid(cand_fm, job_fm, k, weights, block_size))
-    j2c = _as_flat(topk_hybrid(job_fm, cand_fm, k, weights, block_size))
+    c_rows, c_cols, c_score, c_comp = [], [], [], {name: [] for name in COMPONENTS}
+    best = None  # jobs' running top-K: (cand index (m, k), score (m, k), components)
+    for start in range(0, n, block_size):
+        stop = min(start + block_size, n)
+        block = score_matrix(cand_fm.take(slice(start, stop)), job_fm, weights)
+        cols, vals = select_topk(block["score"], k)
+        keep = cols >= 0
+        rows = np.repeat(np.arange(start, stop)[:, None], cols.shape[1], axis=1)
+        c_rows.append(rows[keep])
+        c_cols.append(cols[keep])
+        c_score.append(vals[keep])
+        for name, arr in _gather(block, cols, transpose=False).items():
+            c_comp[name].append(arr[keep])
+        # job → candidate within this block, then merged with the earlier blocks' best
+        jcols, jvals = select_topk(block["score"].T, k)
+        jcomp = _gather(block, jcols, transpose=True)
+        jcands = np.where(jcols >= 0, jcols + start, -1)
+        if best is not None:
+            jcands = np.concatenate([best[0], jcands], axis=1)
+            jvals = np.concatenate([best[1], jvals], axis=1)
+            jcomp = {name: np.concatenate([best[2][name], jcomp[name]], axis=1) for name in COMPONENTS}
+            # rank the merged lists by score desc, candidate index asc (padding -1/NaN last)
+            order_key = np.where(np.isnan(jvals), np.inf, -jvals)
+            tie_key = np.where(jcands >= 0, jcands, np.iinfo(np.int64).max)
+            order = np.lexsort((tie_key, order_key), axis=1)[:, :k]
+            jcands = np.take_along_axis(jcands, order, axis=1)
+            jvals = np.take_along_axis(jvals, order, axis=1)
+            jcomp = {name: np.take_along_axis(v, order, axis=1) for name, v in jcomp.items()}
+        best = (jcands, jvals, jcomp)
+    c2j = (np.concatenate(c_rows), np.concatenate(c_cols), np.concatenate(c_score),
+           {name: np.concatenate(v) for name, v in c_comp.items()})  # fmt: skip
+    jcands, jvals, jcomp = best
+    keep = jcands >= 0
+    jrows = np.repeat(np.arange(m)[:, None], jcands.shape[1], axis=1)
+    j2c = (jrows[keep], jcands[keep], jvals[keep], {name: v[keep] for name, v in jcomp.items()})
     return pd.concat(
         [
             _frame(tenant, "candidate_to_job", cand_ids, job_ids, *c2j, candidate_rows=True),

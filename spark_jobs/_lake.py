@@ -85,7 +85,9 @@ def read_profiles(spark, side: str, run_date: str):
     from pyspark.sql import functions as F
 
     uri = table_uri("gold", PROFILE_TABLES[side])
-    df = read_table(spark, uri, f"tenant_id string, {ID_COLUMNS[side]} string, content_hash string, run_date string")
+    df = read_table(
+        spark, uri, f"tenant_id string, {ID_COLUMNS[side]} string, content_hash string, run_date string"
+    )
     return df.where(F.col("run_date").cast("string") == run_date)
 
 
@@ -97,7 +99,9 @@ def delete_path(spark, uri: str) -> bool:
     return bool(fs.exists(path) and fs.delete(path, True))
 
 
-def replace_partition(df, uri: str, partition_by: list[str], partition_values: dict[str, str], rows: int) -> None:
+def replace_partition(
+    df, uri: str, partition_by: list[str], partition_values: dict[str, str], rows: int
+) -> None:
     """Write ``df`` over its partitions; with no rows, delete the partition so a re-run leaves no stale data."""
     if rows:
         write_partitions(df, uri, partition_by)

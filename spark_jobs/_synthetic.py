@@ -13,7 +13,14 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-SKILL_POOL = [f"http://data.europa.eu/esco/skill/s{i:04d}" for i in range(200)]
+SKILL_POOL_SIZE = 300  # real ESCO skills (the first N of the bundled taxonomy), so skill overlap is scored
+
+
+def skill_pool() -> list[str]:
+    from matching.taxonomy import load_taxonomy
+
+    tax = load_taxonomy()
+    return [tax.skill_uri(i) for i in range(SKILL_POOL_SIZE)]
 COMPONENTS = ("semantic", "skills", "experience", "location", "salary")
 
 
@@ -22,10 +29,13 @@ def unit_vectors(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def profiles(n: int, side: str, tenants: list[str], rng: np.random.Generator, closed_share: float = 0.0) -> pd.DataFrame:
+def profiles(
+    n: int, side: str, tenants: list[str], rng: np.random.Generator, closed_share: float = 0.0
+) -> pd.DataFrame:
     id_col = "candidate_id" if side == "candidate" else "job_id"
     prefix = "C" if side == "candidate" else "J"
-    skills = [list(rng.choice(SKILL_POOL, size=int(rng.integers(3, 12)), replace=False)) for _ in range(n)]
+    pool = skill_pool()
+    skills = [list(rng.choice(pool, size=int(rng.integers(3, 12)), replace=False)) for _ in range(n)]
     frame = pd.DataFrame(
         {
             "tenant_id": [tenants[i % len(tenants)] for i in range(n)],
@@ -39,7 +49,7 @@ def profiles(n: int, side: str, tenants: list[str], rng: np.random.Generator, cl
             "years_experience": rng.uniform(0, 20, n).round(1),
             "seniority": "mid",
             "education_level": "bachelor",
-            "location_city": "Leeds",
+            "location_city": rng.choice(["Leeds", "York", "Hull", "Paris"], n),
             "location_country": "GB",
             "remote": rng.choice(["onsite", "hybrid", "remote"], n),
             "salary_min": 30000.0,
@@ -54,7 +64,9 @@ def profiles(n: int, side: str, tenants: list[str], rng: np.random.Generator, cl
     return frame
 
 
-def exact_matches(cands: pd.DataFrame, cvec: np.ndarray, jobs: pd.DataFrame, jvec: np.ndarray, k: int, rng) -> pd.DataFrame:
+def exact_matches(
+    cands: pd.DataFrame, cvec: np.ndarray, jobs: pd.DataFrame, jvec: np.ndarray, k: int, rng
+) -> pd.DataFrame:
     """Exact top-K both directions per tenant over open jobs; score = (cosine + 1) / 2."""
     frames = []
     open_jobs = (jobs["job_status"] == "open").to_numpy()
@@ -74,7 +86,9 @@ def exact_matches(cands: pd.DataFrame, cvec: np.ndarray, jobs: pd.DataFrame, jve
             cols = top.reshape(-1)
             s = mat[rows, cols]
             own_ids, other_ids = own[rows], other[cols]
-            cand_idx, job_idx = (own_ids, other_ids) if direction == "candidate_to_job" else (other_ids, own_ids)
+            cand_idx, job_idx = (
+                (own_ids, other_ids) if direction == "candidate_to_job" else (other_ids, own_ids)
+            )
             frame = pd.DataFrame(
                 {
                     "tenant_id": tenant,
@@ -137,11 +151,15 @@ def write_run(
     spark.createDataFrame(emb, EMBEDDINGS_DDL).write.mode("append").partitionBy("entity_type").parquet(
         table_uri("gold", "embeddings")
     )
-    gold = matches.assign(weights_version=weights_version, model_version=model_version, run_date=run_date, run_id=run_id)
+    gold = matches.assign(
+        weights_version=weights_version, model_version=model_version, run_date=run_date, run_id=run_id
+    )
     from spark_jobs.match import GOLD_MATCHES_DDL
 
     columns = [c.split()[0] for c in GOLD_MATCHES_DDL.split(", ")]
-    write_partitions(spark.createDataFrame(gold[columns], GOLD_MATCHES_DDL), table_uri("gold", "matches"), ["run_id"])
+    write_partitions(
+        spark.createDataFrame(gold[columns], GOLD_MATCHES_DDL), table_uri("gold", "matches"), ["run_id"]
+    )
     _runs.write_run(
         spark,
         {

@@ -84,7 +84,9 @@ SILVER_COLUMNS = {
 }  # fmt: skip
 SILVER_COLUMNS["job_updated"] = SILVER_COLUMNS["job_posted"]
 JOB_FIELDS = [
-    c for c in SILVER_COLUMNS["job_posted"] if c not in ("event_id", "tenant_id", "occurred_at", "job_id", "dt")
+    c
+    for c in SILVER_COLUMNS["job_posted"]
+    if c not in ("event_id", "tenant_id", "occurred_at", "job_id", "dt")
 ]
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
@@ -120,8 +122,12 @@ def latest_candidates(registered, resumes):
 
     reg = ensure_columns(registered, SILVER_COLUMNS["candidate_registered"])
     res = ensure_columns(resumes, SILVER_COLUMNS["resume_uploaded"])
-    reg = _latest(reg.withColumn("occurred_at", F.col("occurred_at").cast("timestamp")), ["tenant_id", "candidate_id"])
-    res = _latest(res.withColumn("occurred_at", F.col("occurred_at").cast("timestamp")), ["tenant_id", "candidate_id"])
+    reg = _latest(
+        reg.withColumn("occurred_at", F.col("occurred_at").cast("timestamp")), ["tenant_id", "candidate_id"]
+    )
+    res = _latest(
+        res.withColumn("occurred_at", F.col("occurred_at").cast("timestamp")), ["tenant_id", "candidate_id"]
+    )
     reg = reg.select(
         "tenant_id", "candidate_id", "location_city", "location_region", "location_country",
         "remote_preference", F.col("desired_salary_min").cast("double").alias("desired_salary_min"),
@@ -212,12 +218,22 @@ def _profile_candidate_batches(batches):
     from matching.hashing import content_hash
     from matching.profiles import ProfileError, build_candidate_profile
 
-    meta_cols = ["location_city", "location_region", "location_country", "remote_preference", "desired_salary_min"]
+    meta_cols = [
+        "location_city",
+        "location_region",
+        "location_country",
+        "remote_preference",
+        "desired_salary_min",
+    ]
     for batch in batches:
         out = []
         for row in batch.to_dict("records"):
             meta = {c: _clean(row.get(c)) for c in ["tenant_id", "candidate_id", "resume_id", *meta_cols]}
-            result = {"tenant_id": row["tenant_id"], "entity_id": row["candidate_id"], "event_id": row.get("event_id")}
+            result = {
+                "tenant_id": row["tenant_id"],
+                "entity_id": row["candidate_id"],
+                "event_id": row.get("event_id"),
+            }
             raw = json.dumps({**meta, "document_uri": row.get("document_uri")}, default=str)
             try:
                 if row.get("content") is None:
@@ -238,7 +254,12 @@ def _profile_candidate_batches(batches):
             except (DocumentError, ProfileError, _Quarantine) as exc:
                 result.update(ok=False, reason=exc.reason, detail=str(exc)[:500], raw_record=raw)
             except Exception as exc:  # noqa: BLE001 - one bad document must never fail the run
-                result.update(ok=False, reason="profile_error", detail=f"{type(exc).__name__}: {exc}"[:500], raw_record=raw)
+                result.update(
+                    ok=False,
+                    reason="profile_error",
+                    detail=f"{type(exc).__name__}: {exc}"[:500],
+                    raw_record=raw,
+                )
             out.append(result)
         yield pd.DataFrame(out, columns=[c.split()[0] for c in RESULT_DDL.split(", ")])
 
@@ -255,7 +276,11 @@ def _profile_job_batches(batches):
         out = []
         for row in batch.to_dict("records"):
             meta = {c: _clean(row.get(c)) for c in ["tenant_id", "job_id", *meta_cols]}
-            result = {"tenant_id": row["tenant_id"], "entity_id": row["job_id"], "event_id": row.get("event_id")}
+            result = {
+                "tenant_id": row["tenant_id"],
+                "entity_id": row["job_id"],
+                "event_id": row.get("event_id"),
+            }
             title, description = _clean(row.get("title")) or "", _clean(row.get("description")) or ""
             try:
                 if not (title.strip() or description.strip()):
@@ -276,7 +301,12 @@ def _profile_job_batches(batches):
                 result.update(ok=False, reason=exc.reason, detail=str(exc)[:500], raw_record=raw)
             except Exception as exc:  # noqa: BLE001
                 raw = json.dumps({**meta, "title": title}, default=str)
-                result.update(ok=False, reason="profile_error", detail=f"{type(exc).__name__}: {exc}"[:500], raw_record=raw)
+                result.update(
+                    ok=False,
+                    reason="profile_error",
+                    detail=f"{type(exc).__name__}: {exc}"[:500],
+                    raw_record=raw,
+                )
             out.append(result)
         yield pd.DataFrame(out, columns=[c.split()[0] for c in RESULT_DDL.split(", ")])
 
@@ -386,10 +416,16 @@ def run(run_date: str, spark=None) -> dict:
     raw_root = get_settings().zone_uri("raw")
     now = utc_now().replace(tzinfo=None)
 
-    candidates = latest_candidates(_silver(spark, "candidate_registered", run_date), _silver(spark, "resume_uploaded", run_date))
-    candidates = attach_documents(candidates, _documents(spark, raw_root), raw_root).persist(StorageLevel.MEMORY_AND_DISK)
+    candidates = latest_candidates(
+        _silver(spark, "candidate_registered", run_date), _silver(spark, "resume_uploaded", run_date)
+    )
+    candidates = attach_documents(candidates, _documents(spark, raw_root), raw_root).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
     jobs = current_jobs(
-        _silver(spark, "job_posted", run_date), _silver(spark, "job_updated", run_date), _silver(spark, "job_closed", run_date)
+        _silver(spark, "job_posted", run_date),
+        _silver(spark, "job_updated", run_date),
+        _silver(spark, "job_closed", run_date),
     )
     counts: dict = {}
     quarantined = []
@@ -416,13 +452,19 @@ def run(run_date: str, spark=None) -> dict:
             counts["jobs_open"] = profiles.where("job_status = 'open'").count()
         else:
             counts["candidates_seen"] = candidates.count()
-            counts["candidates_without_resume"] = candidates.where("resume_id IS NULL AND document_uri IS NULL").count()
+            counts["candidates_without_resume"] = candidates.where(
+                "resume_id IS NULL AND document_uri IS NULL"
+            ).count()
     reasons = quarantined[0].unionByName(quarantined[1])
     bad_total = counts["candidates_quarantined"] + counts["jobs_quarantined"]
-    replace_partition(reasons.coalesce(1), table_uri("quarantine", "documents"), ["dt"], {"dt": run_date}, bad_total)
+    replace_partition(
+        reasons.coalesce(1), table_uri("quarantine", "documents"), ["dt"], {"dt": run_date}, bad_total
+    )
     counts["quarantine_reasons"] = {r.reason: r["count"] for r in reasons.groupBy("reason").count().collect()}
     spark.catalog.clearCache()
-    reconciled = counts["candidate_profiles"] + counts["candidates_quarantined"] + counts["candidates_without_resume"]
+    reconciled = (
+        counts["candidate_profiles"] + counts["candidates_quarantined"] + counts["candidates_without_resume"]
+    )
     if reconciled != counts["candidates_seen"]:
         raise RuntimeError(f"candidate counts do not reconcile: {counts}")
     counts["seconds"] = round(time.perf_counter() - started, 1)

@@ -39,9 +39,7 @@ SCORED_DDL = (
     + ", ".join(f"{c} double" for c in COMPONENTS)
 )
 EXPLAIN_DDL = "matched_skills array<string>, missing_essential array<string>, missing_optional array<string>"
-GOLD_MATCHES_DDL = (
-    f"{SCORED_DDL}, {EXPLAIN_DDL}, weights_version string, model_version string, run_date string, run_id string"
-)
+GOLD_MATCHES_DDL = f"{SCORED_DDL}, {EXPLAIN_DDL}, weights_version string, model_version string, run_date string, run_id string"
 
 _JOB_FEATURES: dict = {}  # per Python worker: (broadcast token, tenant) → (job ids, FeatureMatrix)
 
@@ -105,7 +103,9 @@ def _score_batches(batches, *, jobs_bc, token: str, k: int, weights_version: str
             yield out
 
 
-def hybrid_topk(candidates, jobs, k: int, weights_version: str, block_size: int = DEFAULT_BLOCK_SIZE, partitions=None):
+def hybrid_topk(
+    candidates, jobs, k: int, weights_version: str, block_size: int = DEFAULT_BLOCK_SIZE, partitions=None
+):
     """Candidates and jobs (profile columns + `vector`) → exact top-K rows, both directions.
 
     Pure DataFrame → DataFrame (the job side is collected once and broadcast: fine up to ~10^5-10^6
@@ -122,7 +122,9 @@ def hybrid_topk(candidates, jobs, k: int, weights_version: str, block_size: int 
         _score_batches, jobs_bc=jobs_bc, token=uuid.uuid4().hex, k=k, weights_version=weights_version,
         block_size=block_size,
     )  # fmt: skip
-    scored = candidates.repartition(partitions).sortWithinPartitions("tenant_id").mapInPandas(body, SCORED_DDL)
+    scored = (
+        candidates.repartition(partitions).sortWithinPartitions("tenant_id").mapInPandas(body, SCORED_DDL)
+    )
     # candidate → job rows are complete per candidate; job → candidate rows are per-batch partial lists.
     c2j = scored.where(F.col("direction") == "candidate_to_job")
     best = Window.partitionBy("tenant_id", "job_id").orderBy(F.col("score").desc_nulls_last(), "candidate_id")
@@ -135,7 +137,6 @@ def hybrid_topk(candidates, jobs, k: int, weights_version: str, block_size: int 
 
 
 def _explain_batches(batches):
-    import pandas as pd
 
     from matching.explain import explain_pair
 
@@ -159,9 +160,9 @@ def explain(matches, candidate_profiles, job_profiles):
         cols = [c for c in df.columns if c not in ("vector", "run_date")]
         return df.select("tenant_id", id_col, F.to_json(F.struct(*cols)).alias(alias))
 
-    joined = matches.join(as_json(candidate_profiles, "candidate_id", "_cand"), ["tenant_id", "candidate_id"]).join(
-        as_json(job_profiles, "job_id", "_job"), ["tenant_id", "job_id"]
-    )
+    joined = matches.join(
+        as_json(candidate_profiles, "candidate_id", "_cand"), ["tenant_id", "candidate_id"]
+    ).join(as_json(job_profiles, "job_id", "_job"), ["tenant_id", "job_id"])
     ddl = f"{SCORED_DDL}, {EXPLAIN_DDL}"
     return joined.select(*[c.split()[0] for c in SCORED_DDL.split(", ")], "_cand", "_job").mapInPandas(
         _explain_batches, ddl
@@ -187,7 +188,10 @@ def covering_model_version(embeddings, candidate_profiles, job_profiles) -> str 
     ranked = (
         embeddings.join(keys, ["entity_type", "tenant_id", "entity_id", "content_hash"])
         .groupBy("model_version")
-        .agg(F.countDistinct("entity_type", "tenant_id", "entity_id").alias("covered"), F.max("embedded_at").alias("newest"))
+        .agg(
+            F.countDistinct("entity_type", "tenant_id", "entity_id").alias("covered"),
+            F.max("embedded_at").alias("newest"),
+        )
         .orderBy(F.col("covered").desc(), F.col("newest").desc())
         .first()
     )
@@ -232,14 +236,18 @@ def run(
         model_version = get_encoder(encoder_name(encoder)).model_version
     else:
         model_version = covering_model_version(embeddings, cand_profiles, job_profiles)
-    cands = with_vectors(cand_profiles, embeddings, "candidate", model_version).persist(StorageLevel.MEMORY_AND_DISK)
+    cands = with_vectors(cand_profiles, embeddings, "candidate", model_version).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
     jobs = with_vectors(job_profiles, embeddings, "job", model_version).persist(StorageLevel.MEMORY_AND_DISK)
     n_cands = cands.count()
     cands_ready = cands.where(F.col("vector").isNotNull())
     jobs_ready = jobs.where(F.col("vector").isNotNull() & (F.col("job_status") == "open"))
     missing = {
         "candidates_without_vector": cands.where(F.col("vector").isNull()).count(),
-        "open_jobs_without_vector": jobs.where(F.col("vector").isNull() & (F.col("job_status") == "open")).count(),
+        "open_jobs_without_vector": jobs.where(
+            F.col("vector").isNull() & (F.col("job_status") == "open")
+        ).count(),
     }
     per_tenant = (
         cands_ready.groupBy("tenant_id").count().withColumnRenamed("count", "c")
@@ -248,7 +256,9 @@ def run(
     )  # fmt: skip
     pairs_scored = int(sum(r.c * r.j for r in per_tenant))
 
-    top = hybrid_topk(cands_ready.drop("run_date"), jobs_ready.drop("run_date"), k, weights_version, block_size)
+    top = hybrid_topk(
+        cands_ready.drop("run_date"), jobs_ready.drop("run_date"), k, weights_version, block_size
+    )
     rows = (
         explain(top, cand_profiles, job_profiles)
         .withColumn("weights_version", F.lit(weights_version))
@@ -296,7 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block-size", type=int, default=DEFAULT_BLOCK_SIZE)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    print(json.dumps(run(args.run_date, k=args.k, encoder=args.encoder, block_size=args.block_size), indent=2))
+    print(
+        json.dumps(run(args.run_date, k=args.k, encoder=args.encoder, block_size=args.block_size), indent=2)
+    )
     return 0
 
 

@@ -55,7 +55,7 @@ sys.argv = [module] + sys.argv[2:]
 runpy.run_module(module, run_name="__main__", alter_sys=True)
 '''
 
-RELOCATABLE_ACTIVATE = '''# Relocatable activate (venv-pack semantics): the env is wherever this file is.
+RELOCATABLE_ACTIVATE = """# Relocatable activate (venv-pack semantics): the env is wherever this file is.
 VIRTUAL_ENV="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/.." && pwd)"
 export VIRTUAL_ENV
 _OLD_VIRTUAL_PATH="$PATH"
@@ -64,7 +64,7 @@ export PATH
 deactivate () {
     PATH="$_OLD_VIRTUAL_PATH"; export PATH; unset VIRTUAL_ENV; unset -f deactivate
 }
-'''
+"""
 
 
 def _sha256(path: Path) -> str:
@@ -173,7 +173,11 @@ def build(out_dir: Path, with_deps: bool = False, requirements: list[str] | None
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {"code.zip": build_code_zip(out_dir), "entrypoint.py": out_dir / "entrypoint.py"}
     if with_deps:
-        reqs = requirements if requirements is not None else emr_requirements(REPO_ROOT / "requirements" / "jobs.lock")
+        reqs = (
+            requirements
+            if requirements is not None
+            else emr_requirements(REPO_ROOT / "requirements" / "jobs.lock")
+        )
         files["pyspark_deps.tar.gz"] = build_deps_archive(out_dir, reqs)
     artefacts = os.environ.get("EMR_ARTEFACTS_URI", "s3://<lake-prefix>-artefacts/emr")
     manifest = {
@@ -189,13 +193,21 @@ def build(out_dir: Path, with_deps: bool = False, requirements: list[str] | None
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the EMR Serverless artefacts")
     parser.add_argument("--out", default=str(REPO_ROOT / "dist" / "emr"))
-    parser.add_argument("--deps", action="store_true", help="also build the dependencies archive (slow, large)")
-    parser.add_argument("--requirements", help="requirements file for the deps archive (default: jobs lock, pruned)")
+    parser.add_argument(
+        "--deps", action="store_true", help="also build the dependencies archive (slow, large)"
+    )
+    parser.add_argument(
+        "--requirements", help="requirements file for the deps archive (default: jobs lock, pruned)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     reqs = None
     if args.requirements:
-        reqs = [ln.strip() for ln in Path(args.requirements).read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+        reqs = [
+            ln.strip()
+            for ln in Path(args.requirements).read_text().splitlines()
+            if ln.strip() and not ln.startswith("#")
+        ]
     manifest = build(Path(args.out), with_deps=args.deps, requirements=reqs)
     for name, meta in manifest["files"].items():
         print(f"{name:<22} {meta['bytes'] / 1e6:>8.2f} MB  sha256 {meta['sha256'][:16]}…")

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TTL_DAYS = 30
 DEFAULT_CONCURRENCY = 4
-EVENT_SOURCE = "marketplace.matching"
+# Not "marketplace.*": that prefix is routed to the ingestion landing queue (domain events only).
+EVENT_SOURCE = "platform.matching"
 EVENT_DETAIL_TYPE = "MatchesReady"
 
 
@@ -145,7 +146,9 @@ def run(
         "concurrency": concurrency,
         "client_kwargs": settings.boto3_kwargs("dynamodb"),
     }
-    item_stats = _write_with_spark(pairs, expires_at=expires_at_for(run_date, ttl_days), kind="match", **common)
+    item_stats = _write_with_spark(
+        pairs, expires_at=expires_at_for(run_date, ttl_days), kind="match", **common
+    )
     log.info("wrote %d match items for run %s", item_stats.items, run_id)
 
     # Pointers go last, for every entity of the run's input, matched or not.

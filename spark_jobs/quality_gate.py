@@ -36,9 +36,13 @@ class QualityGateFailed(RuntimeError):
     def __init__(self, run_id: str, failures: list[dict]):
         self.run_id = run_id
         self.failures = failures
-        summary = "; ".join(f"{f['dataset']}: {f['expectation']}({f.get('column') or ''})" for f in failures[:10])
+        summary = "; ".join(
+            f"{f['dataset']}: {f['expectation']}({f.get('column') or ''})" for f in failures[:10]
+        )
         more = f" (+{len(failures) - 10} more)" if len(failures) > 10 else ""
-        super().__init__(f"quality gate failed for run {run_id}: {len(failures)} expectation(s): {summary}{more}")
+        super().__init__(
+            f"quality gate failed for run {run_id}: {len(failures)} expectation(s): {summary}{more}"
+        )
 
 
 @dataclass
@@ -56,12 +60,15 @@ def entity_rank_audit(matches):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    entity = F.when(F.col("direction") == "candidate_to_job", F.col("candidate_id")).otherwise(F.col("job_id"))
+    entity = F.when(F.col("direction") == "candidate_to_job", F.col("candidate_id")).otherwise(
+        F.col("job_id")
+    )
     keyed = matches.withColumn("_entity", entity)
     by_rank = Window.partitionBy("direction", "tenant_id", "_entity").orderBy("rank")
     previous = F.lag("score").over(by_rank)
     flagged = keyed.withColumn(
-        "_rises", F.when(previous.isNotNull() & F.col("score").isNotNull() & (F.col("score") > previous + 1e-9), 1)
+        "_rises",
+        F.when(previous.isNotNull() & F.col("score").isNotNull() & (F.col("score") > previous + 1e-9), 1),
     )
     return flagged.groupBy("direction", "tenant_id", "_entity").agg(
         F.count("*").alias("rows"),
@@ -154,7 +161,10 @@ def _profile_expectations(side: str):
             gxe.ExpectColumnValuesToBeInSet(column="job_status", value_set=["open", "closed"]),
             gxe.ExpectColumnValuesToNotBeNull(column="job_status"),
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="salary_max", column_B="salary_min", or_equal=True, ignore_row_if="either_value_is_missing"
+                column_A="salary_max",
+                column_B="salary_min",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
             ),
         ]
     return exps
@@ -178,7 +188,9 @@ def _match_expectations(k: int):
     keys = ("tenant_id", "direction", "candidate_id", "job_id", "rank", "run_id")
     return [
         *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in keys],
-        gxe.ExpectColumnValuesToBeInSet(column="direction", value_set=["candidate_to_job", "job_to_candidate"]),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="direction", value_set=["candidate_to_job", "job_to_candidate"]
+        ),
         gxe.ExpectColumnValuesToBeBetween(column="rank", min_value=1, max_value=k),
         gxe.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=1),
         *[gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1) for c in COMPONENT_COLUMNS],
@@ -228,25 +240,35 @@ def run_checkpoint(datasets: list[Dataset], pandas_limit: int | None = None) -> 
     limit = pandas_max_rows() if pandas_limit is None else pandas_limit
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    sources = {"spark": context.data_sources.add_spark("lake_spark"), "pandas": context.data_sources.add_pandas("lake_pandas")}
+    sources = {
+        "spark": context.data_sources.add_spark("lake_spark"),
+        "pandas": context.data_sources.add_pandas("lake_pandas"),
+    }
     failures: list[dict] = []
     for ds in datasets:
-        df = ds.df
-        engine = "pandas" if df.count() <= limit else "spark"
-        if engine == "pandas":
-            df = df.toPandas()
+        df, engine = ds.df, "spark"
+        head = ds.df.limit(limit + 1).toPandas() if limit > 0 else None
+        if head is not None and len(head) <= limit:
+            df, engine = head, "pandas"
         log.info("validating %s on the %s engine", ds.name, engine)
         batch = sources[engine].add_dataframe_asset(ds.name).add_batch_definition_whole_dataframe("run")
         suite = context.suites.add(gx.ExpectationSuite(name=f"{ds.name}_suite", expectations=ds.expectations))
-        validation = context.validation_definitions.add(gx.ValidationDefinition(name=ds.name, data=batch, suite=suite))
-        checkpoint = context.checkpoints.add(gx.Checkpoint(name=f"{ds.name}_gate", validation_definitions=[validation]))
+        validation = context.validation_definitions.add(
+            gx.ValidationDefinition(name=ds.name, data=batch, suite=suite)
+        )
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(name=f"{ds.name}_gate", validation_definitions=[validation])
+        )
         result = checkpoint.run(batch_parameters={"dataframe": df})
         for run_result in result.run_results.values():
             for er in run_result.results:
                 if er.success:
                     continue
                 cfg = er.expectation_config
-                observed = {k: er.result.get(k) for k in ("observed_value", "unexpected_count", "partial_unexpected_list")}
+                observed = {
+                    k: er.result.get(k)
+                    for k in ("observed_value", "unexpected_count", "partial_unexpected_list")
+                }
                 failures.append(
                     {
                         "dataset": ds.name,
@@ -291,7 +313,9 @@ def build_datasets(spark, run_date: str, run: dict, k: int) -> list[Dataset]:
 def _model_dim(embeddings, model_version: str | None) -> int | None:
     from pyspark.sql import functions as F
 
-    row = embeddings.where(F.col("model_version") == model_version).select(F.size("vector").alias("d")).first()
+    row = (
+        embeddings.where(F.col("model_version") == model_version).select(F.size("vector").alias("d")).first()
+    )
     return int(row["d"]) if row else None
 
 
@@ -305,7 +329,9 @@ def run(run_date: str, weights_version: str | None = None, spark=None) -> dict:
     run_id = _runs.make_run_id(run_date, weights_version or _runs.default_weights_version())
     ledger = _runs.read_run(spark, run_id)
     if ledger is None:
-        raise QualityGateFailed(run_id, [{"dataset": "match_runs", "expectation": "run_exists", "column": None}])
+        raise QualityGateFailed(
+            run_id, [{"dataset": "match_runs", "expectation": "run_exists", "column": None}]
+        )
     k = int(ledger.get("k") or _k_of(spark, run_id))
     datasets = build_datasets(spark, run_date, ledger, k)
     failures = run_checkpoint(datasets)

@@ -68,7 +68,9 @@ def _to_match(item: dict, rank: int) -> Match:
 
 
 def current_run(dynamodb, table: str, pk: str) -> str | None:
-    response = dynamodb.get_item(TableName=table, Key={"PK": {"S": pk}, "SK": {"S": "CURRENT"}}, ConsistentRead=True)
+    response = dynamodb.get_item(
+        TableName=table, Key={"PK": {"S": pk}, "SK": {"S": "CURRENT"}}, ConsistentRead=True
+    )
     item = response.get("Item")
     return item["run_id"]["S"] if item else None
 

@@ -168,7 +168,13 @@ _PROFILE_COMMON = [
     ("salary_min", "double"),
     ("salary_max", "double"),
 ]
-_PROFILE_TAIL = [("profile_version", "bigint"), ("run_date", "string")]
+_PROFILE_TAIL = [("profile_version", "string")]
+# Profiles are written per run date (spark_jobs.build_profiles: partitioned by run_date, yyyy-MM-dd).
+_RUN_DATE = Partition("run_date", "string", {
+    "type": "date", "format": "yyyy-MM-dd", "range": "2024-01-01,NOW", "interval": "1", "interval.unit": "DAYS"})
+# Runs are `<date>T<weights>`: no projection type fits, and dbt reads every run (an `injected` key would
+# force a run_id filter on every query). Spark registers each run's partition in Glue (see README).
+_RUN_ID = Partition("run_id", "string", {})
 
 
 def table_specs() -> list[TableSpec]:
@@ -229,6 +235,7 @@ def table_specs() -> list[TableSpec]:
             "gold",
             "candidate_profiles",
             [("candidate_id", "string"), *_PROFILE_COMMON, *_PROFILE_TAIL],
+            [_RUN_DATE],
         ),
         TableSpec(
             "job_profiles",
@@ -242,6 +249,7 @@ def table_specs() -> list[TableSpec]:
                 ("job_status", "string"),
                 *_PROFILE_TAIL,
             ],
+            [_RUN_DATE],
         ),
         TableSpec(
             "embeddings",
@@ -280,10 +288,7 @@ def table_specs() -> list[TableSpec]:
                 ("model_version", "string"),
                 ("run_date", "string"),
             ],
-            # No projection: run ids (`<date>T<weights>`) fit no projection type, and dbt reads all runs
-            # (an `injected` key would force a run_id filter on every query). The match job registers
-            # each run's partition in Glue (the EMR role may BatchCreatePartition on this table).
-            [Partition("run_id", "string", {})],
+            [_RUN_ID],
             description="Top-K matches per run, partitioned by run_id (partitions registered per run).",
         ),
         TableSpec(
@@ -291,17 +296,21 @@ def table_specs() -> list[TableSpec]:
             "gold",
             "match_runs",
             [
-                ("run_id", "string"),
                 ("run_date", "string"),
                 ("weights_version", "string"),
                 ("model_version", "string"),
                 ("candidates", "bigint"),
                 ("jobs", "bigint"),
+                ("k", "int"),
                 ("pairs_scored", "bigint"),
                 ("matches_written", "bigint"),
                 ("status", "string"),
+                ("status_detail", "string"),
                 ("created_at", "timestamp"),
+                ("updated_at", "timestamp"),
             ],
+            [_RUN_ID],
+            description="The match-run ledger (pending → audited | blocked → published), one partition per run.",
         ),
     ]
     return specs

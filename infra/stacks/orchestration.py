@@ -183,7 +183,7 @@ class Orchestration(Construct):
         acknowledge_all(self.role, [
             *wildcard_resources(
                 "*",
-                f"arn:<AWS::Partition>:sqs:<AWS::Region>:*:airflow-celery-*",
+                "arn:<AWS::Partition>:sqs:<AWS::Region>:*:airflow-celery-*",
                 f"arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:airflow-{env_name}-*",
                 f"{arn_of(artefacts)}/{AIRFLOW_PREFIX}/*",
                 f"{arn_of(spark.application)}/jobruns/*",

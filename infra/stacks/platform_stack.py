@@ -28,7 +28,6 @@ from stacks.serving import MatchServing
 from stacks.settings import EnvSettings
 from stacks.streaming import EventIngestion
 
-
 # What common/config.py reads in aws mode (LANDING_QUEUE is not exported: in AWS, Firehose replaces the
 # local landing consumer, so there is no landing queue; LOCAL_STATE_DIR is a local path, not a resource).
 CONFIG_ENV_VARS = ("PLATFORM_ENV", "AWS_REGION", "LAKE_BUCKET_PREFIX", "KINESIS_STREAM", "EVENT_BUS", "DYNAMODB_TABLE",

@@ -117,5 +117,9 @@ def render(value, template: dict | None = None) -> str:
                 return render(resource["Properties"][name_key], template)
         return "${" + value["Ref"] + "}"
     if isinstance(value, dict) and "Fn::GetAtt" in value:
+        logical, attribute = value["Fn::GetAtt"]
+        resource = (template or {}).get("Resources", {}).get(logical)
+        if resource and resource["Type"] == "AWS::S3::Bucket" and attribute == "Arn":
+            return "arn:aws:s3:::" + render(resource["Properties"]["BucketName"], template)
         return "${" + ".".join(value["Fn::GetAtt"]) + "}"
     return json.dumps(value, sort_keys=True)

@@ -67,6 +67,8 @@ def test_every_mart_is_built_with_rows_and_all_tests_pass(built):
     rows = {key.removeprefix("rows."): value for key, value in built.counts.items() if key.startswith("rows.")}
     assert set(rows) == MARTS
     assert all(value > 0 for value in rows.values()), rows
+    assert built.counts["marts_built"] == len(MARTS)
+    assert built.counts["mart_rows"] == sum(rows.values())
     assert built.counts["dbt_test_pass"] >= 100
     assert built.counts["dbt_unit_test_pass"] == 3
     assert not any(key.endswith(("_error", "_fail")) for key in built.counts)
@@ -196,3 +198,19 @@ def test_first_run_lake_with_missing_tables_still_builds(tmp_path):
     assert counts["rows.fct_candidate_match_coverage"] == 20
     assert counts["rows.fct_hiring_funnel"] == 0 and counts["rows.rpt_match_quality_by_rank"] == 0
     assert counts["rows.rpt_skills_gap"] > 0
+
+
+def test_bad_lake_data_fails_the_build_with_the_failing_test_named(tmp_path):
+    """A match score outside [0, 1] must stop the build, naming the test, not flow into the marts."""
+    from analytics.dbt_runner import DbtBuildFailed
+    from common.lake_client import get_lake_client
+
+    with pytest.MonkeyPatch.context() as mp:
+        _isolated_env(mp, tmp_path)
+        write_sample_lake(SampleSpec(run_date=RUN_DATE, candidates_per_tenant=8, jobs_per_tenant=3))
+        client = get_lake_client()
+        matches = client.read_table("gold", "matches")
+        matches.loc[matches.index[0], "score"] = 1.5
+        client.write_table(matches, "gold", "matches", partition_cols=["run_id"])
+        with pytest.raises(DbtBuildFailed, match="between_stg_gold__matches_match_score"):
+            run_dbt_build(RUN_DATE, select="+stg_gold__matches")

@@ -179,3 +179,14 @@ def test_consumer_killed_between_write_and_checkpoint_repeats_but_never_skips(tm
     assert ShardCheckpoints(tmp_path / "cp.json").as_dict() == {"shardId-0": "7", "shardId-1": "4"}
     # A third run finds nothing new.
     assert land_kinesis(stream, "s", new_buffer(), ShardCheckpoints(tmp_path / "cp.json"), REFERENCE, 2)["kinesis_records"] == 0
+
+
+def test_list_files_skips_temp_files_but_not_hidden_parent_dirs(tmp_path: Path):
+    from ingestion import lake_io
+
+    root = tmp_path / ".local" / "lake"
+    lake_io.write_bytes(str(root / "raw" / "a.jsonl"), b"{}\n")
+    (root / "raw" / ".partial.tmp").write_bytes(b"half")
+    assert lake_io.list_files(str(root), ".jsonl") == [str(root / "raw" / "a.jsonl")]
+    assert lake_io.read_bytes(str(root / "raw" / "a.jsonl")) == b"{}\n"
+    assert lake_io.list_files(str(tmp_path / "missing")) == []

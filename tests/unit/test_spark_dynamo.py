@@ -20,9 +20,7 @@ pytestmark = pytest.mark.unit
 
 
 def _client():
-    return boto3.client(
-        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
+    return boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 
 
 def test_inverted_score_sorts_descending_by_score():
@@ -88,13 +86,19 @@ def test_unprocessed_items_are_retried_with_backoff_until_written():
     puts = [{"PutRequest": {"Item": i}} for i in items]
     sleeps: list[float] = []
     with Stubber(client) as stub:
-        stub.add_response("batch_write_item", {"UnprocessedItems": {"t": puts[1:]}}, {"RequestItems": {"t": puts}})
-        stub.add_response("batch_write_item", {"UnprocessedItems": {"t": puts[2:]}}, {"RequestItems": {"t": puts[1:]}})
+        stub.add_response(
+            "batch_write_item", {"UnprocessedItems": {"t": puts[1:]}}, {"RequestItems": {"t": puts}}
+        )
+        stub.add_response(
+            "batch_write_item", {"UnprocessedItems": {"t": puts[2:]}}, {"RequestItems": {"t": puts[1:]}}
+        )
         stub.add_response("batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": {"t": puts[2:]}})
         stats = BatchWriter(client, "t", base_delay=0.1, sleep=sleeps.append).write_batch(items)
         stub.assert_no_pending_responses()
     assert stats.items == 3 and stats.batches == 3 and stats.retries == 2 and stats.throttled_items == 3
-    assert len(sleeps) == 2 and 0 <= sleeps[0] <= 0.2 and 0 <= sleeps[1] <= 0.4  # capped exponential, jittered
+    assert (
+        len(sleeps) == 2 and 0 <= sleeps[0] <= 0.2 and 0 <= sleeps[1] <= 0.4
+    )  # capped exponential, jittered
 
 
 def test_items_still_unprocessed_after_all_attempts_raise():
@@ -102,7 +106,9 @@ def test_items_still_unprocessed_after_all_attempts_raise():
     puts = [{"PutRequest": {"Item": i}} for i in _items(2)]
     with Stubber(client) as stub:
         for _ in range(3):
-            stub.add_response("batch_write_item", {"UnprocessedItems": {"t": puts}}, {"RequestItems": {"t": puts}})
+            stub.add_response(
+                "batch_write_item", {"UnprocessedItems": {"t": puts}}, {"RequestItems": {"t": puts}}
+            )
         with pytest.raises(PublishError, match="2 item\\(s\\) still unprocessed after 3 attempts"):
             BatchWriter(client, "t", max_attempts=3, sleep=lambda s: None).write_batch(_items(2))
 

@@ -55,12 +55,23 @@ def test_vectors_for_takes_the_current_hash_and_model(spark, isolated_settings):
     _write_texts(
         spark,
         isolated_settings,
-        [("acme", "C1", "old", "old text", "candidate", "2026-11-20"), ("acme", "C1", "new", "new text", "candidate", "2026-11-21")],
+        [
+            ("acme", "C1", "old", "old text", "candidate", "2026-11-20"),
+            ("acme", "C1", "new", "new text", "candidate", "2026-11-21"),
+        ],
     )
     embed.run("2026-11-20", encoder="hashing", spark=spark)
     embed.run("2026-11-21", encoder="hashing", spark=spark)
-    profiles = spark.createDataFrame([("acme", "C1", "new"), ("acme", "C9", "x")], "tenant_id string, candidate_id string, content_hash string")
-    joined = {r.candidate_id: r for r in embed.vectors_for(profiles, embed.read_embeddings(spark), "candidate", "hashing-v1-384").collect()}
+    profiles = spark.createDataFrame(
+        [("acme", "C1", "new"), ("acme", "C9", "x")],
+        "tenant_id string, candidate_id string, content_hash string",
+    )
+    joined = {
+        r.candidate_id: r
+        for r in embed.vectors_for(
+            profiles, embed.read_embeddings(spark), "candidate", "hashing-v1-384"
+        ).collect()
+    }
     from matching.embeddings import get_encoder
 
     expected = get_encoder("hashing").encode(["new text"])[0]

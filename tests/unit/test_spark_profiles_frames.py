@@ -33,7 +33,19 @@ JOB_DDL = (
 def test_job_updates_apply_last_non_null_and_close(spark):
     posted = spark.createDataFrame(
         [
-            ("e1", "acme", _ts(0), "J1", "E", "Data engineer", "Build pipelines", 50000.0, 60000.0, "onsite", "2026-11-20"),
+            (
+                "e1",
+                "acme",
+                _ts(0),
+                "J1",
+                "E",
+                "Data engineer",
+                "Build pipelines",
+                50000.0,
+                60000.0,
+                "onsite",
+                "2026-11-20",
+            ),
             ("e2", "acme", _ts(0), "J2", "E", "Analyst", "SQL", None, None, "remote", "2026-11-20"),
             ("e3", "beta", _ts(0), "J1", "F", "Nurse", "Care", None, None, "onsite", "2026-11-20"),
         ],
@@ -42,7 +54,19 @@ def test_job_updates_apply_last_non_null_and_close(spark):
     updated = spark.createDataFrame(
         [
             ("u1", "acme", _ts(2), "J1", "E", None, None, 55000.0, None, None, "2026-11-20"),
-            ("u2", "acme", _ts(1), "J1", "E", "Senior data engineer", None, 52000.0, None, "hybrid", "2026-11-20"),
+            (
+                "u2",
+                "acme",
+                _ts(1),
+                "J1",
+                "E",
+                "Senior data engineer",
+                None,
+                52000.0,
+                None,
+                "hybrid",
+                "2026-11-20",
+            ),
             ("u3", "acme", _ts(1), "J9", "E", "Ghost", None, None, None, None, "2026-11-20"),  # never posted
         ],
         JOB_DDL,
@@ -58,7 +82,9 @@ def test_job_updates_apply_last_non_null_and_close(spark):
     assert j1.remote == "hybrid" and j1.description == "Build pipelines" and j1.job_status == "open"
     assert j1.event_id == "e1"
     assert jobs[("acme", "J2")].job_status == "closed" and jobs[("acme", "J2")].closed_reason == "filled"
-    assert jobs[("beta", "J1")].title == "Nurse" and jobs[("beta", "J1")].job_status == "open"  # tenants apart
+    assert (
+        jobs[("beta", "J1")].title == "Nurse" and jobs[("beta", "J1")].job_status == "open"
+    )  # tenants apart
 
 
 def test_latest_resume_per_candidate_and_candidates_without_resume(spark):
@@ -79,7 +105,9 @@ def test_latest_resume_per_candidate_and_candidates_without_resume(spark):
     assert set(rows) == {"C1", "C2", "C3"}
     assert rows["C1"].resume_id == "R2" and rows["C1"].location_city == "Leeds"
     assert rows["C2"].resume_id is None  # registered, no resume yet
-    assert rows["C3"].resume_id == "R3" and rows["C3"].location_city is None  # resume before registration landed
+    assert (
+        rows["C3"].resume_id == "R3" and rows["C3"].location_city is None
+    )  # resume before registration landed
 
 
 def test_up_to_keeps_event_dates_on_or_before_the_run_date(spark):

@@ -45,7 +45,9 @@ def test_gate_passes_a_sound_run_then_blocks_a_broken_one(spark, isolated_settin
         frame.loc[r1, "score"], frame.loc[r2, "score"] = frame.loc[r2, "score"], frame.loc[r1, "score"]
         extra = frame.loc[[r2]].copy()
         extra["job_id"], extra["tenant_id"], extra["rank"] = closed_job["job_id"], closed_job["tenant_id"], 6
-        extra["candidate_id"] = frame.loc[c2j & (frame["tenant_id"] == closed_job["tenant_id"]), "candidate_id"].iloc[0]
+        extra["candidate_id"] = frame.loc[
+            c2j & (frame["tenant_id"] == closed_job["tenant_id"]), "candidate_id"
+        ].iloc[0]
         return frame._append(extra, ignore_index=True)
 
     _rewrite_matches(spark, isolated_settings, run["run_id"], break_it)
@@ -53,9 +55,15 @@ def test_gate_passes_a_sound_run_then_blocks_a_broken_one(spark, isolated_settin
         quality_gate.run(RUN_DATE, weights_version="w1", spark=spark)
     found = {(f["dataset"], f["expectation"]) for f in failed.value.failures}
     assert ("matches", "expect_column_values_to_be_between") in found  # rank 6 > K=5
-    assert ("matches_per_entity", "expect_column_values_to_be_between") in found  # score rises with rank / > K rows
+    assert (
+        "matches_per_entity",
+        "expect_column_values_to_be_between",
+    ) in found  # score rises with rank / > K rows
     assert ("match_partners", "expect_column_values_to_be_in_set") in found  # a closed job was matched
-    assert ("candidate_profiles", "expect_column_values_to_not_be_null") not in found  # sound datasets stay green
+    assert (
+        "candidate_profiles",
+        "expect_column_values_to_not_be_null",
+    ) not in found  # sound datasets stay green
     assert _runs.read_run(spark, run["run_id"])["status"] == "blocked"
     with pytest.raises(PublishBlocked, match="blocked"):
         publish(RUN_DATE, weights_version="w1", spark=spark)

@@ -1,4 +1,4 @@
--- Latest profile per candidate (gold may hold several profile versions).
+-- Latest profile per candidate.
 with profiles as (
     select
         tenant_id,
@@ -13,10 +13,12 @@ with profiles as (
         education_level,
         profile_version,
         row_number() over (
-            partition by tenant_id, candidate_id order by profile_version desc, run_date desc
+            partition by tenant_id, candidate_id order by run_date desc, profile_version desc
         ) as version_rank
     from {{ source('gold', 'candidate_profiles') }}
+    -- profiles are daily snapshots (partition run_date): use the newest one as of the run date
     where tenant_id is not null and candidate_id is not null
+        and cast(run_date as date) <= {{ as_of_date() }}
 )
 
 select

@@ -13,9 +13,13 @@ with profiles as (
         seniority,
         job_status,
         profile_version,
-        row_number() over (partition by tenant_id, job_id order by profile_version desc, run_date desc) as version_rank
+        row_number() over (
+            partition by tenant_id, job_id order by run_date desc, profile_version desc
+        ) as version_rank
     from {{ source('gold', 'job_profiles') }}
+    -- profiles are daily snapshots (partition run_date): use the newest one as of the run date
     where tenant_id is not null and job_id is not null
+        and cast(run_date as date) <= {{ as_of_date() }}
 )
 
 select

@@ -11,7 +11,7 @@ with runs as (
         matches_written,
         status as run_status,
         created_at,
-        row_number() over (partition by run_id order by created_at desc) as recency_rank
+        row_number() over (partition by run_id order by updated_at desc, created_at desc) as recency_rank
     from {{ source('gold', 'match_runs') }}
     where run_id is not null
 )

@@ -1,0 +1,132 @@
+"""Profiles, encoders, features and explanations (fast occupation mode: no transformer in unit tests)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+
+import numpy as np
+import pytest
+
+import matching.occupations as occupations
+from matching.embeddings import EmbeddingCache, get_encoder
+from matching.explain import explain_pair
+from matching.features import build_features
+from matching.profiles import ProfileError, build_candidate_profile, build_job_profile
+from matching.taxonomy import load_taxonomy
+
+pytestmark = pytest.mark.unit
+csv.field_size_limit(sys.maxsize)
+
+GOLD_FIELDS = {"content_hash", "skills", "skill_labels", "occupation_code", "occupation_label", "occupation_score",
+               "years_experience", "seniority", "education_level", "location_city", "location_country", "remote",
+               "salary_min", "salary_max", "profile_version"}
+
+
+@pytest.fixture(autouse=True)
+def fast_occupations(monkeypatch):
+    monkeypatch.setattr(occupations, "DEFAULT_MODE", "fast")
+
+
+@pytest.fixture(scope="module")
+def resume_text(shared_data) -> str:
+    with open(shared_data / "livecareer" / "resumes_dev.csv", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["Category"] == "ACCOUNTANT":
+                return row["Resume_str"]
+    raise AssertionError("no accountant resume")
+
+
+def test_candidate_profile_from_a_real_resume(resume_text):
+    p = build_candidate_profile(resume_text)
+    assert GOLD_FIELDS <= set(p)
+    assert len(p["skills"]) == len(p["skill_labels"]) > 3
+    assert "accounting" in p["skill_labels"]
+    assert p["occupation_code"] in load_taxonomy().occupation_index_by_code
+    assert p["occupation_code"].startswith(("241", "331", "431", "121")), p["occupation_label"]
+    assert p == build_candidate_profile(resume_text)  # deterministic
+
+
+def test_meta_takes_precedence_over_text(resume_text):
+    meta = {"location_city": "Lyon", "location_country": "FR", "remote_preference": "remote",
+            "desired_salary_min": 55000, "seniority": "lead"}
+    p = build_candidate_profile(resume_text + "\nAustin, TX", meta)
+    assert (p["location_city"], p["location_country"], p["remote"]) == ("Lyon", "FR", "remote")
+    assert p["salary_min"] == 55000 and p["seniority"] == "lead"
+
+
+@pytest.mark.parametrize(("text", "reason"), [("", "empty_text"), ("   \n", "empty_text"), ("!!! ???", "empty_text"),
+                                              ("Accountant, Excel.", "insufficient_text")])
+def test_empty_or_insufficient_text_raises_with_reason(text, reason):
+    with pytest.raises(ProfileError) as err:
+        build_candidate_profile(text)
+    assert err.value.reason == reason
+
+
+def test_job_profile_splits_skills_by_occupation_relations():
+    description = ("We are hiring an accountant with 3+ years of experience. Duties: bookkeeping, payroll, "
+                   "accounting, financial statements, tax legislation and customer service. Bachelor's degree "
+                   "required. Salary: $50,000 - $65,000 per year. Location: Austin, TX.")
+    p = build_job_profile("Senior Accountant", description, {"remote": "hybrid"})
+    assert set(p["essential_skills"]) | set(p["optional_skills"]) == set(p["skills"])
+    assert not set(p["essential_skills"]) & set(p["optional_skills"])
+    tax = load_taxonomy()
+    occ = tax.occupation_index_by_code[p["occupation_code"]]
+    _, optional = tax.occupation_skills(occ)
+    optional_uris = {tax.skill_uri(int(i)) for i in optional}
+    assert set(p["optional_skills"]) <= optional_uris
+    assert (p["salary_min"], p["salary_max"]) == (50000.0, 65000.0)
+    assert p["years_experience"] == 3.0 and p["seniority"] == "senior"
+    assert p["education_level"] == "bachelor" and p["remote"] == "hybrid" and p["location_city"] == "Austin"
+
+
+def test_job_meta_salary_hourly_is_converted_to_yearly():
+    p = build_job_profile("Cook", "Line cook for a busy restaurant kitchen, food safety.",
+                          {"salary_min": 15, "salary_max": 20, "salary_period": "hour"})
+    assert (p["salary_min"], p["salary_max"]) == (31200.0, 41600.0)
+
+
+def test_hashing_and_static_encoders_are_normalised_and_deterministic():
+    texts = ["python data engineer", "registered nurse, night shifts", ""]
+    for name in ("hashing", "static"):
+        enc = get_encoder(name)
+        v = enc.encode(texts)
+        assert v.dtype == np.float32 and v.shape == (3, enc.dim)
+        np.testing.assert_allclose(np.linalg.norm(v[:2], axis=1), 1, atol=1e-5)
+        assert not v[2].any()  # empty text -> zero vector -> invalid downstream
+        assert enc.encode(texts[:1]).tobytes() == v[:1].tobytes()
+        assert enc.model_version
+
+
+def test_embedding_cache_never_reembeds_unchanged_text(tmp_path):
+    cache = EmbeddingCache(get_encoder("hashing"), tmp_path)
+    first = cache.encode(["a b c", "d e f", "a  b c"])
+    assert cache.misses == 2 and cache.hits == 1
+    cache.save()
+    again = EmbeddingCache(get_encoder("hashing"), tmp_path)
+    second = again.encode(["d e f"])
+    assert again.misses == 0 and second.tobytes() == first[1:2].tobytes()
+
+
+def test_features_mark_invalid_and_share_the_skill_vocabulary():
+    tax = load_taxonomy()
+    profiles = [{"candidate_id": "a", "skills": [tax.skill_uri(5), "not-a-uri"]},
+                {"candidate_id": "b", "skills": [], "invalid_reason": "empty_text"}]
+    f = build_features(profiles, np.ones((2, 3), np.float32) / np.sqrt(3), "candidate")
+    assert f.skills.shape == (2, tax.n_skills) and f.skills[0, 5] == 1 and f.skills.nnz == 1
+    assert f.valid.tolist() == [True, False] and f.invalid_reason[1] == "empty_text"
+    with pytest.raises(ValueError):
+        build_features(profiles, np.ones((3, 3)), "candidate")
+    with pytest.raises(ValueError):
+        build_features(profiles, np.ones((2, 3)), "employer")
+
+
+def test_explain_pair_lists_matched_and_missing_labels():
+    tax = load_taxonomy()
+    u = tax.skill_uri
+    cand = {"skills": [u(1), u(2)]}
+    job = {"essential_skills": [u(1), u(3)], "optional_skills": [u(2), u(4)], "skills": [u(1), u(2), u(3), u(4), u(5)]}
+    out = explain_pair(cand, job)
+    assert out["matched_skills"] == sorted({tax.skill_labels[1], tax.skill_labels[2]})
+    assert out["missing_essential"] == sorted({tax.skill_labels[3], tax.skill_labels[5]})
+    assert out["missing_optional"] == [tax.skill_labels[4]]
