@@ -254,10 +254,17 @@ def validate() -> list[str]:
 
 def to_dict(schema: str = ATHENA_MARTS_SCHEMA) -> dict:
     """The whole spec as plain JSON-able data (SQL rendered for ``schema``), for infra/."""
-    return {
-        "datasets": [{**asdict(ds), "sql": ds.sql(schema)} for ds in DATASETS],
-        "dashboards": [asdict(board) for board in DASHBOARDS],
-    }
+    dashboards = []
+    for board in DASHBOARDS:
+        rendered = asdict(board)
+        for visual, visual_dict in zip(board.visuals, rendered["visuals"], strict=True):
+            for measure, measure_dict in zip(visual.measures, visual_dict["measures"], strict=True):
+                # Ratios become QuickSight calculated fields; plain measures are column aggregations.
+                measure_dict["kind"] = "ratio" if isinstance(measure, Ratio) else "measure"
+                if isinstance(measure, Ratio):
+                    measure_dict["expression"] = measure.quicksight_expression
+        dashboards.append(rendered)
+    return {"datasets": [{**asdict(ds), "sql": ds.sql(schema)} for ds in DATASETS], "dashboards": dashboards}
 
 
 if __name__ == "__main__":

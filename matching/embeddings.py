@@ -84,17 +84,20 @@ class MiniLMEncoder:
         torch.manual_seed(0)
         self.model = SentenceTransformer(str(get_model_path()), device="cpu")
         self.model.max_seq_length = max_seq_length
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.dim = int(self.model.get_embedding_dimension())
         self.model_version = f"all-MiniLM-L6-v2@{max_seq_length}"
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """One text per forward pass: padding inside a mixed batch changes the low bits, and the
+        same text must give the same vector whatever it is batched with. On CPU at 256 tokens
+        this costs little (measured in benchmarks/bench_matching.py); ``batch_size`` is ignored."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         import torch
 
         with torch.inference_mode():
             vectors = self.model.encode(
-                [t or "" for t in texts], batch_size=batch_size, convert_to_numpy=True,
+                [t or "" for t in texts], batch_size=1, convert_to_numpy=True,
                 normalize_embeddings=True, show_progress_bar=len(texts) > 256,
             )
         return _finish(vectors)

@@ -75,7 +75,7 @@ _HYBRID = re.compile(r"\bhybrid\b", re.IGNORECASE)
 
 _MONEY = r"[$£€]?\s*(\d{1,3}(?:[,.]\d{3})*(?:\.\d+)?|\d+(?:\.\d+)?)\s*([kK])?"
 _SALARY_RANGE = re.compile(rf"{_MONEY}\s*(?:-|–|to)\s*{_MONEY}")
-_SALARY_SINGLE = re.compile(rf"([$£€])\s*(\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?)\s*([kK])?")
+_SALARY_SINGLE = re.compile(r"([$£€])\s*(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*([kK])?")
 _HOURLY = re.compile(r"(per\s*hour|an\s*hour|/\s*h(?:ou)?r\b|hourly|p/h\b)", re.IGNORECASE)
 _DAILY = re.compile(r"(per\s*day|a\s*day|/\s*day|daily)", re.IGNORECASE)
 _MONTHLY = re.compile(r"(per\s*month|a\s*month|/\s*mo(?:nth)?\b|monthly)", re.IGNORECASE)

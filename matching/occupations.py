@@ -147,6 +147,17 @@ def get_ranker(mode: str = DEFAULT_MODE) -> OccupationRanker:
     return OccupationRanker(mode)
 
 
+def prime(titles: list[str], documents: list[str], mode: str | None = None) -> None:
+    """Embed many titles/documents in one go before per-document profile calls (cache warm-up)."""
+    weights = WEIGHTS[mode or DEFAULT_MODE]
+    if weights["title_minilm"] or weights["doc_minilm"]:
+        from matching.embeddings import get_cache
+
+        cache = get_cache("minilm")
+        cache.encode([t or "" for t in titles])
+        cache.encode([d or "" for d in documents])
+
+
 def rank_occupations(title: str, document: str = "", k: int = 10, mode: str | None = None
                      ) -> list[OccupationMatch]:
     """Top-k ESCO occupations for one document (for resumes: title = headline, document = text)."""

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
+from matching import occupations
 from matching.embeddings import get_cache
 from matching.explain import explain_pair
 from matching.features import FeatureMatrix, build_features
-from matching.profiles import ProfileError, build_candidate_profile, build_job_profile, job_document
+from matching.profiles import ProfileError, build_candidate_profile, build_job_profile, headline, job_document
 from matching.scoring import COMPONENTS, resolve_weights
 from matching.topk import topk_hybrid
 
@@ -32,6 +33,7 @@ class Side:
 def candidate_side(ids: list, texts: list[str], metas: list[dict] | None = None, progress: bool = True) -> Side:
     profiles, embed_texts = [], []
     metas = metas or [{} for _ in ids]
+    occupations.prime([headline(t) for t in texts], texts)
     for cid, text, meta in tqdm(list(zip(ids, texts, metas, strict=True)), desc="candidate profiles",
                                 disable=not progress, leave=False):
         try:
@@ -49,6 +51,7 @@ def job_side(ids: list, titles: list[str], texts: list[str], metas: list[dict] |
              progress: bool = True) -> Side:
     profiles, embed_texts = [], []
     metas = metas or [{} for _ in ids]
+    occupations.prime(titles, [job_document(t, x) for t, x in zip(titles, texts, strict=True)])
     for jid, title, text, meta in tqdm(list(zip(ids, titles, texts, metas, strict=True)), desc="job profiles",
                                        disable=not progress, leave=False):
         try:

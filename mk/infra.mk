@@ -30,8 +30,9 @@ infra-check: infra-synth ## cdk-nag (in synth) + cfn-lint + checkov on the synth
 	  --framework cloudformation --compact --quiet --skip-download
 	@echo ">> infra-check passed: cdk-nag, cfn-lint and checkov are clean for ENV=$(ENV)"
 
-# The Makefile's test-infra runs tests/infra; the Lambda asset vendors pydantic from the jobs venv.
-test-infra: install-jobs
+# The Makefile's test-infra runs tests/infra; the Lambda asset vendors pydantic from the jobs venv and
+# one test runs the repo-local CDK CLI.
+test-infra: install-jobs infra/node_modules/.installed
 
 diff: infra-install ## Show what `make deploy ENV=…` would change in the AWS account (needs credentials)
 	$(INFRA_CDK) diff --all -c env=$(ENV) -o cdk.out/$(ENV)

@@ -236,12 +236,11 @@ def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSessio
         mark = now
 
     phase("list_files")
-    bronze = raw_lines_to_bronze(_read_lines(spark, event_files))
+    # Persisted so the bronze rows written and the rows validated are the same rows (one _ingested_at).
+    bronze = raw_lines_to_bronze(_read_lines(spark, event_files)).persist()
     raw_lines = 0
     if event_files:
         _write_partitions(bronze, bronze_uri, ["event_type", "dt"])
-        bronze = spark.read.parquet(bronze_uri).where(F.col("dt").cast("string").isin(dts))
-        bronze = bronze.withColumn("dt", F.col("dt").cast("string"))
         raw_lines = bronze.count()
     phase("bronze")
 
@@ -266,6 +265,7 @@ def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSessio
         _write_partitions(quarantine.select(*QUARANTINE_COLUMNS), settings.table_uri("quarantine", "events"), ["dt"])
     validated.unpersist()
     quarantine.unpersist()
+    bronze.unpersist()
     phase("quarantine")
 
     silver_rows = sum(silver_counts.values())

@@ -59,6 +59,8 @@ RESULT_DDL = (
     "content_hash string, text string, reason string, detail string, raw_record string"
 )
 
+RESULT_COLUMNS = [c.split()[0] for c in RESULT_DDL.split(", ")]
+
 SILVER_COLUMNS = {
     "candidate_registered": {
         "event_id": "string", "tenant_id": "string", "occurred_at": "timestamp", "candidate_id": "string",
@@ -229,11 +231,8 @@ def _profile_candidate_batches(batches):
         out = []
         for row in batch.to_dict("records"):
             meta = {c: _clean(row.get(c)) for c in ["tenant_id", "candidate_id", "resume_id", *meta_cols]}
-            result = {
-                "tenant_id": row["tenant_id"],
-                "entity_id": row["candidate_id"],
-                "event_id": row.get("event_id"),
-            }
+            result = dict.fromkeys(RESULT_COLUMNS)
+            result.update(tenant_id=row["tenant_id"], entity_id=row["candidate_id"], event_id=_clean(row.get("event_id")))
             raw = json.dumps({**meta, "document_uri": row.get("document_uri")}, default=str)
             try:
                 if row.get("content") is None:
@@ -261,7 +260,7 @@ def _profile_candidate_batches(batches):
                     raw_record=raw,
                 )
             out.append(result)
-        yield pd.DataFrame(out, columns=[c.split()[0] for c in RESULT_DDL.split(", ")])
+        yield pd.DataFrame(out, columns=RESULT_COLUMNS, dtype=object)
 
 
 def _profile_job_batches(batches):
@@ -276,11 +275,8 @@ def _profile_job_batches(batches):
         out = []
         for row in batch.to_dict("records"):
             meta = {c: _clean(row.get(c)) for c in ["tenant_id", "job_id", *meta_cols]}
-            result = {
-                "tenant_id": row["tenant_id"],
-                "entity_id": row["job_id"],
-                "event_id": row.get("event_id"),
-            }
+            result = dict.fromkeys(RESULT_COLUMNS)
+            result.update(tenant_id=row["tenant_id"], entity_id=row["job_id"], event_id=_clean(row.get("event_id")))
             title, description = _clean(row.get("title")) or "", _clean(row.get("description")) or ""
             try:
                 if not (title.strip() or description.strip()):
@@ -308,7 +304,7 @@ def _profile_job_batches(batches):
                     raw_record=raw,
                 )
             out.append(result)
-        yield pd.DataFrame(out, columns=[c.split()[0] for c in RESULT_DDL.split(", ")])
+        yield pd.DataFrame(out, columns=RESULT_COLUMNS, dtype=object)
 
 
 class _Quarantine(Exception):

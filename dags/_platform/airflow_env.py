@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from _platform import DAGS_FOLDER, REPO_ROOT
@@ -47,6 +48,8 @@ def airflow_environment(home: Path | None = None, port: int | None = None) -> di
         "AIRFLOW__OPENLINEAGE__DISABLED": "True",
         "AIRFLOW__COSMOS__ENABLE_CACHE": "False",
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p),
+        # standalone starts its components as `airflow …`: this venv's bin must come first on PATH
+        "PATH": os.pathsep.join(p for p in (str(Path(sys.executable).parent), os.environ.get("PATH")) if p),
         "NO_PROXY": "*",
         "no_proxy": "*",
     }
@@ -59,7 +62,7 @@ def airflow_environment(home: Path | None = None, port: int | None = None) -> di
         )
     env = dict(os.environ)
     for key, value in ours.items():
-        if key == "PYTHONPATH" or key not in env:
+        if key in ("PYTHONPATH", "PATH") or key not in env:
             env[key] = value
     return env
 

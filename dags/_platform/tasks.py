@@ -39,6 +39,8 @@ def _stage_environment() -> dict[str, str]:
         env.setdefault(name, value)
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # Spark's console progress bars are carriage-return art; in a task log they are thousands of lines.
+    env.setdefault("PYSPARK_SUBMIT_ARGS", "--conf spark.ui.showConsoleProgress=false pyspark-shell")
     return env
 
 

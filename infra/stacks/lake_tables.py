@@ -27,7 +27,7 @@ EVENT_TYPES = (
 _ENVELOPE = [
     ("event_id", "string"),
     ("event_type", "string"),
-    ("schema_version", "int"),
+    ("schema_version", "bigint"),  # Spark writes the contract's ints as LongType
     ("occurred_at", "timestamp"),
     ("tenant_id", "string"),
     ("producer", "string"),
@@ -95,7 +95,7 @@ PAYLOAD_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("candidate_id", "string"),
         ("job_id", "string"),
         ("match_run_id", "string"),
-        ("rank", "int"),
+        ("rank", "bigint"),
         ("score", "double"),
         ("surface", "string"),
     ],
@@ -104,7 +104,7 @@ PAYLOAD_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("candidate_id", "string"),
         ("job_id", "string"),
         ("match_run_id", "string"),
-        ("rank", "int"),
+        ("rank", "bigint"),
     ],
     "notification_sent": [
         ("notification_id", "string"),
@@ -181,7 +181,8 @@ def table_specs() -> list[TableSpec]:
     """Every lake table the platform reads with Athena/dbt/QuickSight."""
     # Partition columns cannot repeat as data columns, so event_type lives only in the partition.
     without_type = [column for column in _ENVELOPE if column[0] != "event_type"]
-    envelope_raw = [(n, "string" if n == "occurred_at" else t) for n, t in without_type] + [("payload", "string")]
+    # Raw JSON is read as text (the OpenX SerDe returns nested payloads as JSON strings); typing happens in silver.
+    envelope_raw = [(name, "string") for name, _ in without_type] + [("payload", "string")]
     specs = [
         TableSpec(
             "raw_events",
@@ -196,7 +197,9 @@ def table_specs() -> list[TableSpec]:
             "bronze_events",
             "bronze",
             "events",
-            [*without_type, ("payload_json", "string"), ("_source_file", "string"), ("_ingested_at", "timestamp")],
+            # spark_jobs.bronze_to_silver parses only the envelope, as text: every envelope field is a string.
+            [*[(name, "string") for name, _ in without_type], ("payload_json", "string"), ("_raw_record", "string"),
+             ("_source_file", "string"), ("_ingested_at", "timestamp")],
             [_EVENT_TYPE_ENUM, _dt()],
             description="Envelope + payload_json, partitioned by event_type and event date.",
         ),

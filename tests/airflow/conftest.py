@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -44,6 +45,7 @@ def dagbag():
     return BundleDagBag(dag_folder=str(DAGS_FOLDER), bundle_path=DAGS_FOLDER, bundle_name="dags-folder")
 
 
-@pytest.fixture(scope="session")
-def session_dir() -> Path:
-    return Path(os.environ["LOCAL_STATE_DIR"]).parent
+@pytest.fixture(scope="session", autouse=True)
+def _remove_session_dir():
+    yield
+    shutil.rmtree(Path(os.environ["LOCAL_STATE_DIR"]).parent, ignore_errors=True)

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,10 @@ def _jobs(env: dict, *args: str, timeout: int = 900) -> subprocess.CompletedProc
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    root = tmp_path_factory.mktemp("airflow-e2e")
+def stack():
+    # Not tmp_path_factory: pytest prunes old basetemp dirs, and a concurrent session could delete this
+    # one mid-run. Removed at the end when every step passed; kept (and named in failures) otherwise.
+    root = Path(tempfile.mkdtemp(prefix="airflow-e2e-"))
     env = {k: v for k, v in os.environ.items() if k not in ("WAREHOUSE_PATH", "DBT_MANIFEST", "AIRFLOW_HOME")}
     env.update(
         PORTS,
@@ -69,6 +72,8 @@ def stack(tmp_path_factory):
         yield root, env
     finally:
         _jobs(env, "-m", "common.local_services", "down", timeout=120)
+        if RESULTS.get("gate_checked"):
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def _run_dag(root: Path, env: dict, dag_id: str, *extra: str) -> tuple[int, str, dict | None]:
@@ -85,6 +90,7 @@ def _run_dag(root: Path, env: dict, dag_id: str, *extra: str) -> tuple[int, str,
 
 
 def _tail(output: str, lines: int = 60) -> str:
+    """The error lines of a run's output (the full log is kept under <root>/logs)."""
     interesting = [ln for ln in output.splitlines() if re.search(r"ERROR|error|Error|FAILED|failed|Traceback", ln)]
     return "\n".join(interesting[-lines:])
 
@@ -124,7 +130,7 @@ print(json.dumps(out))
 def test_events_landing_lands_the_day_into_silver(stack):
     root, env = stack
     code, output, summary = _run_dag(root, env, "events_landing")
-    assert code == 0, _tail(output)
+    assert code == 0, f"{_tail(output)}\nlogs: {root / 'logs'}"
     assert summary["tasks"] == {"land_events": "success", "bronze_to_silver": "success"}
     landed = summary["counts"]["land_events"]
     assert landed["records_in"] > 0 and landed["records_in"] == landed["routed"] + landed["errors"]
@@ -136,7 +142,7 @@ def test_events_landing_lands_the_day_into_silver(stack):
 def test_match_daily_publishes_to_dynamodb_and_builds_the_marts(stack):
     root, env = stack
     code, output, summary = _run_dag(root, env, "match_daily")
-    assert code == 0, _tail(output)
+    assert code == 0, f"{_tail(output)}\nlogs: {root / 'logs'}"
     states = summary["tasks"]
     for task_id in ("build_profiles", "embed", "match", "quality_gate", "publish", "refresh_dashboard"):
         assert states[task_id] == "success", (task_id, states)
@@ -194,3 +200,4 @@ def test_failing_quality_gate_stops_publish(stack):
     assert len(gate_alerts) == 1 and "retry cannot fix" in gate_alerts[0]["error"]
     # DynamoDB still serves exactly the previous, audited run
     assert sorted(json.dumps(i, sort_keys=True) for i in _dynamo_items(env)) == RESULTS["dynamo_after_publish"]
+    RESULTS["gate_checked"] = True

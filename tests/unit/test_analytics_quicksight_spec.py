@@ -60,3 +60,7 @@ def test_to_dict_renders_sql_for_the_requested_schema():
     rendered = spec.to_dict(schema="analytics_prod_marts")
     assert all(d["sql"].endswith(f"from analytics_prod_marts.{d['mart']}") for d in rendered["datasets"])
     assert {b["id"] for b in rendered["dashboards"]} == {"hiring-funnel", "marketplace-health", "match-quality"}
+    funnel = next(v for b in rendered["dashboards"] for v in b["visuals"] if v["id"] == "funnel-by-stage")
+    assert list(funnel["measures"]) == [{"numerator": "applications_reached", "denominator": "applications",
+                                   "label": "reached / applied", "kind": "ratio",
+                                   "expression": "sum({applications_reached}) / sum({applications})"}]
