@@ -28,7 +28,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,14 +51,15 @@ from ingestion.sim_sources import (
     read_text_csv,
     real_person,
     real_posting,
+    words,
 )
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = uuid.UUID("6a1f3c0e-2b7d-4e59-9c1a-5d8e7f0b3a21")
-SCALES = {"small": 1.0, "medium": 10.0, "large": 180.0}
+SCALES = {"small": 1.0, "medium": 10.0, "large": 240.0}  # large ≈ 1M events
 BASE_CANDIDATES, BASE_JOBS = 300, 120
-EVENTS_PER_UNIT = 4_400  # measured: scale 1.0 emits about this many events
+EVENTS_PER_UNIT = 4_300  # measured: scale 1.0 emits about this many events
 TENANTS = ("acme-talent", "globex-careers")
 EVENTBRIDGE_TYPES = {"job_posted", "job_updated", "job_closed"}
 PRODUCERS = {
@@ -69,6 +70,7 @@ PRODUCERS = {
     "notification_sent": "notification-service",
 }
 FEED_SIZE = 10
+POOL_SAME, POOL_RANDOM = 100, 150  # candidate-selection bounds per person
 LATE_SHARE = 0.05  # entities that started the previous evening; their early events arrive late
 DOC_FORMATS = (("txt", 0.9), ("docx", 0.05), ("pdf", 0.05))
 
@@ -232,6 +234,19 @@ def _funnel(rng, day: _Day, person: Person, job: Posting, quality: float, applie
             return
 
 
+def _candidate_pool(rng, person: Person, jobs_by_tenant: dict[str, list[Posting]],
+                    jobs_by_occupation: dict[tuple[str, str], list[Posting]]) -> list[Posting]:
+    """What the matcher's cheap candidate-selection stage would hand the ranker: the jobs of the
+    person's occupation plus a random sample of the tenant's others. Bounded, so the simulation stays
+    linear in the number of people at a million events."""
+    same = jobs_by_occupation.get((person.tenant_id, person.occupation), [])[:POOL_SAME]
+    tenant_jobs = jobs_by_tenant.get(person.tenant_id, [])
+    if len(tenant_jobs) <= POOL_RANDOM:
+        return list({j.job_id: j for j in same + tenant_jobs}.values())
+    sample = [tenant_jobs[int(i)] for i in rng.choice(len(tenant_jobs), size=POOL_RANDOM, replace=False)]
+    return list({j.job_id: j for j in same + sample}.values())
+
+
 def _feed(rng, day: _Day, person: Person, ready_at: dt.datetime, jobs: list[Posting],
           posted_at: dict[str, dt.datetime], closed: set[str]) -> None:
     """The matcher's feed: the best jobs (by a noisy estimate of quality) of the person's tenant."""
@@ -355,14 +370,23 @@ def build_day(run_date: str, seed: int = 42, scale: str | float = "small", *, re
                    else esco.occupations[int(rng.integers(len(esco.occupations)))])
             people.append(esco.person(rng, occ, day.ids.next("candidate"), tenants[k]))
 
+    if bool(resumes_csv) != bool(jobs_csv):
+        # One side is real text, the other ESCO labels: compare both as words so quality stays meaningful.
+        people = [replace(p, skills=words(" ".join(p.skills)) if not resumes_csv else p.skills) for p in people]
+        postings = [replace(j, essential=words(" ".join(j.essential)), optional=words(" ".join(j.optional)))
+                    if not jobs_csv else j for j in postings]
     posted_at = _post_jobs(rng, day, postings)
     jobs_by_tenant: dict[str, list[Posting]] = {}
     for job in postings:
         jobs_by_tenant.setdefault(job.tenant_id, []).append(job)
+    jobs_by_occupation: dict[tuple[str, str], list[Posting]] = {}
+    for job in postings:
+        jobs_by_occupation.setdefault((job.tenant_id, job.occupation), []).append(job)
     closed: set[str] = set()
     for person in tqdm(people, desc="simulate funnel", unit="cand", disable=None, leave=False):
         ready_at = _register(rng, day, person)
-        _feed(rng, day, person, ready_at, jobs_by_tenant.get(person.tenant_id, []), posted_at, closed)
+        _feed(rng, day, person, ready_at, _candidate_pool(rng, person, jobs_by_tenant, jobs_by_occupation),
+              posted_at, closed)
     _close_stale(rng, day, postings, posted_at, closed)
     day.plan.events = _delivery_order(rng, day.plan.events)
     if bad_records and day.plan.events:

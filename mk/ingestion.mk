@@ -1,20 +1,19 @@
 # Ingestion: marketplace simulator, Firehose-style landing, bronze→silver, benchmark (ingestion/, spark_jobs/bronze_to_silver.py).
-RUN_DATE ?= $(shell date -u +%F)
-SEED ?= 42
-SCALE ?= small
+# RUN_DATE / SEED / SCALE are shared with `make run` (Makefile); default day = yesterday, as the DAG runs.
+INGEST_RUN_DATE = $(or $(RUN_DATE),$(shell date -u -d yesterday +%F))
 BENCH_EVENTS ?= 20000
 SIM_FLAGS ?=
 
 .PHONY: simulate land bronze-silver bench-ingest ingestion-schemas ingestion-bundle test-ingestion
 
 simulate: install-jobs services-up ## Simulate one marketplace day into Kinesis + EventBridge (RUN_DATE, SEED, SCALE=small|medium|large|<events>, SIM_FLAGS="--resumes-csv …")
-	$(JOBS_PY) -m ingestion.simulator --run-date $(RUN_DATE) --seed $(SEED) --scale $(SCALE) $(SIM_FLAGS)
+	$(JOBS_PY) -m ingestion.simulator --run-date $(INGEST_RUN_DATE) --seed $(SEED) --scale $(SCALE) $(SIM_FLAGS)
 
 land: install-jobs services-up ## Drain Kinesis + the EventBridge landing queue into raw/ (Firehose layout, checkpointed)
-	$(JOBS_PY) -m ingestion.landing --run-date $(RUN_DATE)
+	$(JOBS_PY) -m ingestion.landing --run-date $(INGEST_RUN_DATE)
 
 bronze-silver: install-jobs ## raw → bronze → silver + quarantine (Spark) for RUN_DATE's event-time window
-	$(JOBS_PY) -m spark_jobs.bronze_to_silver --run-date $(RUN_DATE)
+	$(JOBS_PY) -m spark_jobs.bronze_to_silver --run-date $(INGEST_RUN_DATE)
 
 bench-ingest: install-jobs node_modules/.installed ## Benchmark events/s producer → silver with count reconciliation (BENCH_EVENTS=20000; 1000000 for the 1M run)
 	$(JOBS_PY) benchmarks/bench_ingest.py --events $(BENCH_EVENTS)

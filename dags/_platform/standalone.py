@@ -23,6 +23,7 @@ from _platform.run_dag import airflow_cli  # noqa: E402
 
 log = logging.getLogger("marketplace.airflow")
 START_TIMEOUT_S = 300
+STOP_TIMEOUT_S = 30
 
 
 def _healthy(port: int) -> bool:
@@ -31,6 +32,21 @@ def _healthy(port: int) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _port_busy(port: int) -> bool:
@@ -56,27 +72,45 @@ def main() -> int:
         process = subprocess.Popen([*airflow_cli(env), "standalone"], env=env, stdout=sink, stderr=subprocess.STDOUT,
                                    start_new_session=True)
 
-    def stop(*_):
-        if process.poll() is None:
-            log.info("stopping Airflow (process group %s)", process.pid)
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        sys.exit(0)
+    stopping: dict[str, float] = {}
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    def request_stop(*_):
+        # Only signal here; the main loop reaps (a handler waiting on the child would contend for its lock).
+        stopping["requested"] = 1.0
+        if "since" not in stopping:
+            log.info("stopping Airflow (process group %s)", process.pid)
+            request_stop_group()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    def wait_for_exit() -> int:
+        """Until the standalone parent *and* its components (same process group) are gone."""
+        while process.poll() is None or _group_alive(process.pid):
+            if process.poll() is not None and "since" not in stopping:  # parent died: stop the rest too
+                request_stop_group()
+            if "since" in stopping and time.monotonic() - stopping["since"] > STOP_TIMEOUT_S:
+                _signal_group(process.pid, signal.SIGKILL)
+            time.sleep(0.5)
+        return 0 if "requested" in stopping else (process.returncode or 1)
+
+    def request_stop_group():
+        stopping["since"] = time.monotonic()
+        _signal_group(process.pid, signal.SIGTERM)
+
     deadline = time.monotonic() + START_TIMEOUT_S
     while not _healthy(port):
+        if "requested" in stopping:
+            return wait_for_exit()
         if process.poll() is not None:
             print(f"ERROR: Airflow exited with {process.returncode}; last lines of {log_file}:", file=sys.stderr)
             print("\n".join(log_file.read_text(errors="replace").splitlines()[-30:]), file=sys.stderr)
             return 1
         if time.monotonic() > deadline:
             print(f"ERROR: Airflow not healthy after {START_TIMEOUT_S}s; see {log_file}", file=sys.stderr)
-            stop()
+            request_stop()
+            wait_for_exit()
+            return 1
         time.sleep(2)
     password = admin_password(home) or f"(see {passwords_file(home)})"
     print(
@@ -87,8 +121,7 @@ def main() -> int:
         f"Ctrl-C stops it.\n",
         flush=True,
     )
-    process.wait()
-    return process.returncode or 0
+    return wait_for_exit()
 
 
 if __name__ == "__main__":

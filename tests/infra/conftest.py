@@ -64,9 +64,20 @@ def dev_synth(tmp_path_factory) -> Synth:
 
 @pytest.fixture(scope="session")
 def prod_synth(tmp_path_factory) -> Synth:
-    """prod without MWAA/QuickSight (covered by dev) to keep the second synth quick."""
-    return synthesize(tmp_path_factory.mktemp("cdk-prod"), env="prod", mwaa_enabled="false",
-                      quicksight_enabled="false")
+    """prod through the real entry point: the repo-local CDK CLI runs app.py via cdk.json (MWAA off: dev has it)."""
+    import subprocess
+
+    cli = INFRA_DIR / "node_modules" / ".bin" / "cdk"
+    assert cli.exists(), "CDK CLI missing: run `npm ci --prefix infra` (make infra-install)"
+    outdir = tmp_path_factory.mktemp("cdk-prod")
+    env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1", "CDK_DISABLE_VERSION_CHECK": "1"}
+    env.pop("CDK_DEFAULT_ACCOUNT", None)  # environment-agnostic, like the dev synth
+    result = subprocess.run([str(cli), "synth", "--quiet", "-c", "env=prod", "-c", "mwaa_enabled=false",
+                             "-o", str(outdir)], cwd=INFRA_DIR, capture_output=True, text=True, timeout=900, env=env)
+    assert result.returncode == 0, f"cdk synth failed:\n{result.stderr[-4000:]}"
+    templates = {p.name.removesuffix(".template.json"): json.loads(p.read_text())
+                 for p in outdir.glob("*.template.json")}
+    return Synth(outdir, templates)
 
 
 @pytest.fixture(scope="session")

@@ -90,3 +90,12 @@ def test_inconsistent_specs_are_refused_with_a_clear_error(breakage, message):
     breakage(spec)
     with pytest.raises(SpecError, match=message):
         spec_data(spec)
+
+
+def test_a_range_filter_on_a_text_column_is_a_clear_error():
+    from stacks.quicksight_definition import DefinitionError
+
+    spec = copy.deepcopy(STAND_IN)
+    spec["dashboards"][0]["visuals"][1]["filters"] = [{"column": "tenant_id", "operator": "<=", "value": "x"}]
+    with pytest.raises(DefinitionError, match="needs a numeric column"):
+        _stack(spec)

@@ -82,15 +82,3 @@ def test_match_table_matches_the_serving_contract(platform):
     assert table["SSESpecification"]["SSEType"] == "KMS" and table["SSESpecification"]["KMSMasterKeyId"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
 
-
-def test_prod_retains_data_and_protects_the_table(prod_synth):
-    template = prod_synth.template("Marketplace-prod-Platform")
-    table_id = logical_id_of(template, "AWS::DynamoDB::Table", TableName="marketplace-matches")
-    assert template["Resources"][table_id]["Properties"]["DeletionProtectionEnabled"] is True
-    assert template["Resources"][table_id]["DeletionPolicy"] == "Retain"
-    for bucket in resources_of(template, "AWS::S3::Bucket").values():
-        assert bucket["DeletionPolicy"] == "Retain"
-    for key in resources_of(template, "AWS::KMS::Key").values():
-        if "lake" in render(key["Properties"].get("Description", "")).lower():
-            assert key["DeletionPolicy"] == "Retain"
-    assert not resources_of(template, "AWS::MWAA::Environment")  # disabled by -c mwaa_enabled=false

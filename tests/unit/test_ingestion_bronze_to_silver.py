@@ -45,6 +45,14 @@ def lines(spark):
     return spark.createDataFrame(rows, ["value", "_source_file"])
 
 
+@pytest.fixture(scope="module")
+def deduped(lines):
+    """validate + dedupe once for the module (each run starts Python workers)."""
+    frame = dedupe(validate(raw_lines_to_bronze(lines))).persist()
+    yield frame
+    frame.unpersist()
+
+
 def test_window_dates():
     assert window_dates("2026-11-22", 2) == ["2026-11-20", "2026-11-21", "2026-11-22"]
     assert window_dates("2026-03-01", 1) == ["2026-02-28", "2026-03-01"]
@@ -59,8 +67,8 @@ def test_bronze_keeps_the_envelope_as_text_and_the_raw_line(lines):
     assert first._raw_record == ev(ID1) and first._ingested_at is not None
 
 
-def test_validate_and_dedupe(lines):
-    rows = dedupe(validate(raw_lines_to_bronze(lines))).collect()
+def test_validate_and_dedupe(deduped):
+    rows = deduped.collect()
     by_key = {}
     for row in rows:
         by_key.setdefault(row._key, []).append(row)
@@ -74,8 +82,8 @@ def test_validate_and_dedupe(lines):
     assert no_id._key.startswith("sha256:") and no_id.reason == "missing_tenant"
 
 
-def test_silver_is_flattened_and_typed(lines):
-    unique = dedupe(validate(raw_lines_to_bronze(lines))).where("ok and not _is_duplicate")
+def test_silver_is_flattened_and_typed(deduped):
+    unique = deduped.where("ok and not _is_duplicate")
     silver = silver_for(unique, "candidate_registered")
     row = silver.collect()
     assert len(row) == 1
@@ -91,8 +99,8 @@ def test_silver_is_flattened_and_typed(lines):
     assert [r.rank for r in clicked] == [2]
 
 
-def test_quarantine_rows_carry_stage_and_reason(lines, spark):
-    rejected = dedupe(validate(raw_lines_to_bronze(lines))).where("not ok and not _is_duplicate")
+def test_quarantine_rows_carry_stage_and_reason(deduped, spark):
+    rejected = deduped.where("not ok and not _is_duplicate")
     q = quarantine_from_rejects(rejected).collect()
     assert sorted(r.reason for r in q) == ["missing_tenant", "wrong_type"]
     assert {r.stage for r in q} == {"silver"} and all(r.raw_record for r in q)

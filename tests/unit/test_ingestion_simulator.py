@@ -111,8 +111,8 @@ def test_bad_records_cover_every_kind_and_fail_as_expected(small_day):
 
 def test_scale_knob():
     assert scale_factor("small") == 1.0 and scale_factor("medium") == 10.0
-    assert scale_factor("large") * 4_400 >= 750_000
-    assert scale_factor(44_000) == pytest.approx(10.0)
+    assert scale_factor("large") * 4_300 >= 1_000_000
+    assert scale_factor(43_000) == pytest.approx(10.0)
     with pytest.raises(ValueError):
         scale_factor("huge")
     with pytest.raises(ValueError):

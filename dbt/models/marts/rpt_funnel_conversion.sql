@@ -11,7 +11,8 @@ with by_stage as (
         sum(case when is_stage_open then 1 else 0 end) as applications_open_in_stage,
         sum(case when is_exit_stage then 1 else 0 end) as applications_exited_in_stage,
         {{ median('days_in_stage') }} as median_days_in_stage,
-        round(avg(days_to_next_stage), 3) as avg_days_to_next_stage
+        -- averaged as integer milli-days: a float sum's order varies between threads, an integer's doesn't
+        round(avg(cast(round(days_to_next_stage * 1000) as bigint)) / 1000.0, 3) as avg_days_to_next_stage
     from {{ ref('fct_hiring_funnel') }}
     group by tenant_id, job_family, cohort_week, stage, stage_order
 )

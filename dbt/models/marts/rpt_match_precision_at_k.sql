@@ -106,12 +106,17 @@ select
     k,
     count(*) as candidates_in_run,
     sum(case when relevant_applied > 0 then 1 else 0 end) as candidates_evaluated,
-    round(avg(case when relevant_applied > 0 then cast(hits_applied as double) / k end), 4) as precision_at_k_applied,
-    round(avg(case when relevant_applied > 0 then cast(hits_applied as double) / relevant_applied end), 4)
+    -- Integer sums only (float averages differ in the last bits between threads): precision and
+    -- hit rate are exact ratios of counts; recall is averaged in integer parts-per-million.
+    {{ safe_ratio('sum(case when relevant_applied > 0 then hits_applied else 0 end)',
+                  'k * sum(case when relevant_applied > 0 then 1 else 0 end)') }} as precision_at_k_applied,
+    round(avg(case when relevant_applied > 0
+        then cast(round(1000000.0 * hits_applied / relevant_applied) as bigint) end) / 1000000.0, 4)
         as recall_at_k_applied,
-    round(avg(case when relevant_applied > 0 then (case when hits_applied > 0 then 1.0 else 0.0 end) end), 4)
-        as hit_rate_at_k_applied,
+    {{ safe_ratio('sum(case when relevant_applied > 0 and hits_applied > 0 then 1 else 0 end)',
+                  'sum(case when relevant_applied > 0 then 1 else 0 end)') }} as hit_rate_at_k_applied,
     sum(case when relevant_hired > 0 then 1 else 0 end) as candidates_hired,
-    round(avg(case when relevant_hired > 0 then cast(hits_hired as double) / k end), 4) as precision_at_k_hired
+    {{ safe_ratio('sum(case when relevant_hired > 0 then hits_hired else 0 end)',
+                  'k * sum(case when relevant_hired > 0 then 1 else 0 end)') }} as precision_at_k_hired
 from hits
 group by tenant_id, run_id, run_date, weights_version, k

@@ -1,0 +1,116 @@
+"""Benchmark: embedding throughput (docs/s) per encoder, in-process and through the Spark UDF path.
+
+Texts: real resumes from ../shared/data (livecareer / updated_resume_dataset) when present, else the
+bundled-free synthetic fallback (repeated skill sentences) so the target still runs on a bare clone.
+For each encoder (hashing, static, minilm): model load seconds, in-process docs/s (one process, BLAS/
+torch threads as configured) and — with --spark — docs/s through spark_jobs.embed.embed_texts on
+local[*] (one model per Python worker). Prints a table and writes JSON (--out).
+
+Usage: python benchmarks/bench_embed.py --docs 200 [--encoders hashing,static,minilm] [--spark]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+log = logging.getLogger("bench_embed")
+SHARED = Path(os.environ.get("SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def load_texts(n: int) -> tuple[list[str], str]:
+    csv.field_size_limit(sys.maxsize)
+    for path in sorted(SHARED.glob("updated_resume_dataset/*.csv")) + sorted(SHARED.glob("livecareer/*.csv")):
+        texts = []
+        with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+            for row in csv.DictReader(fh):
+                text = max((v for v in row.values() if isinstance(v, str)), key=len, default="")
+                if len(text) > 200:
+                    texts.append(text)
+                if len(texts) >= n:
+                    return texts, str(path.relative_to(SHARED))
+    base = "Experienced data engineer skilled in Python, SQL, Apache Spark, cloud computing and data modelling. "
+    return [f"{base * 6} Candidate {i}." for i in range(n)], "synthetic"
+
+
+def bench_in_process(name: str, texts: list[str]) -> dict:
+    from matching.embeddings import get_encoder
+
+    start = time.perf_counter()
+    try:
+        encoder = get_encoder(name)
+    except Exception as exc:  # noqa: BLE001 - report an encoder that cannot load, do not crash the table
+        return {"encoder": name, "error": f"{type(exc).__name__}: {exc}"}
+    load = time.perf_counter() - start
+    encoder.encode(texts[:4])  # warm-up
+    start = time.perf_counter()
+    vectors = encoder.encode(texts)
+    seconds = time.perf_counter() - start
+    return {
+        "encoder": name,
+        "model_version": encoder.model_version,
+        "dim": int(vectors.shape[1]),
+        "load_seconds": round(load, 2),
+        "docs": len(texts),
+        "docs_per_s": round(len(texts) / seconds, 1),
+    }
+
+
+def bench_spark(name: str, texts: list[str]) -> float:
+    from matching.embeddings import get_encoder
+    from spark_jobs.embed import embed_texts
+    from spark_jobs.session import get_spark
+
+    spark = get_spark("bench_embed")
+    rows = [("bench", f"D{i}", f"h{i}", t, "candidate") for i, t in enumerate(texts)]
+    df = spark.createDataFrame(rows, "tenant_id string, entity_id string, content_hash string, text string, entity_type string")
+    df.cache().count()
+    version = get_encoder(name).model_version
+    start = time.perf_counter()
+    embed_texts(df, name, version, None, partitions=spark.sparkContext.defaultParallelism).write.format("noop").mode(
+        "overwrite"
+    ).save()
+    return len(texts) / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--docs", type=int, default=200)
+    parser.add_argument("--encoders", default="hashing,static,minilm")
+    parser.add_argument("--spark", action="store_true", help="also measure the Spark UDF path (incl. worker model load)")
+    parser.add_argument("--out", default=".local/bench/embed.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from tqdm import tqdm
+
+    texts, source = load_texts(args.docs)
+    results = []
+    for name in tqdm(args.encoders.split(","), desc="encoders"):
+        row = bench_in_process(name, texts)
+        if args.spark and "error" not in row:
+            row["spark_docs_per_s"] = round(bench_spark(name, texts), 1)
+        results.append(row)
+    print(f"\nEmbedding throughput: {len(texts)} documents from {source}, {os.cpu_count()} cores")
+    print(f"{'encoder':<10} {'model_version':<28} {'load s':>7} {'docs/s':>10} {'spark docs/s':>13}")
+    for r in results:
+        if "error" in r:
+            print(f"{r['encoder']:<10} error: {r['error']}")
+            continue
+        print(f"{r['encoder']:<10} {r['model_version']:<28} {r['load_seconds']:>7} {r['docs_per_s']:>10} {r.get('spark_docs_per_s', '-'):>13}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"source": source, "docs": len(texts), "cores": os.cpu_count(), "encoders": results}, indent=2))
+    print(f"JSON: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
