@@ -118,7 +118,7 @@ def _add_series(figure, visual: spec.Visual, data: pd.DataFrame) -> None:
             name = measure.title if colour_value is None else f"{visual.color}={colour_value}"
             if visual.color and len(visual.measures) > 1:
                 name = f"{name} · {measure.title}"
-            x = rows[visual.category].astype(str) if visual.category else None
+            x = _category_labels(rows[visual.category]) if visual.category else None
             y = rows[measure.title]
             if visual.kind == "line":
                 figure.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name))
@@ -128,10 +128,17 @@ def _add_series(figure, visual: spec.Visual, data: pd.DataFrame) -> None:
                 figure.add_trace(go.Bar(x=x, y=y, name=name))
     # Categories such as rank buckets ("01", "02-03") must not be read as dates or numbers.
     category_axis = figure.update_yaxes if visual.horizontal else figure.update_xaxes
-    if visual.kind == "bar":
-        category_axis(type="category", automargin=True)
+    category_axis(type="category", automargin=True)  # also dates: one cohort must not zoom to milliseconds
     if visual.horizontal:
         figure.update_yaxes(autorange="reversed")
+
+
+def _category_labels(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.strftime("%Y-%m-%d")
+    if values.map(lambda v: hasattr(v, "isoformat")).all():  # python dates from duckdb DATE columns
+        return values.map(lambda v: v.isoformat()[:10])
+    return values.astype(str)
 
 
 def _cell_text(value) -> str:

@@ -155,7 +155,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
                    category="stage", color="tenant_id", sort_by="stage_order"),
             Visual("funnel-cohorts", "Applied → hired by weekly cohort", "funnel_conversion", "line",
                    (Ratio("applications_reached", "applications", "hired / applied"),),
-                   category="cohort_week", color="job_family", filters=(Filter("stage", "=", "hired"),),
+                   category="cohort_week", color="tenant_id", filters=(Filter("stage", "=", "hired"),),
                    sort_by="cohort_week"),
             Visual("funnel-days-in-stage", "Median days in stage", "funnel_conversion", "bar",
                    (Measure("median_days_in_stage", "AVG", "days"),), category="stage", color="tenant_id",

@@ -37,7 +37,9 @@ def load_texts(n: int) -> tuple[list[str], str]:
                     texts.append(text)
                 if len(texts) >= n:
                     return texts, str(path.relative_to(SHARED))
-    base = "Experienced data engineer skilled in Python, SQL, Apache Spark, cloud computing and data modelling. "
+    base = (
+        "Experienced data engineer skilled in Python, SQL, Apache Spark, cloud computing and data modelling. "
+    )
     return [f"{base * 6} Candidate {i}." for i in range(n)], "synthetic"
 
 
@@ -71,13 +73,15 @@ def bench_spark(name: str, texts: list[str]) -> float:
 
     spark = get_spark("bench_embed")
     rows = [("bench", f"D{i}", f"h{i}", t, "candidate") for i, t in enumerate(texts)]
-    df = spark.createDataFrame(rows, "tenant_id string, entity_id string, content_hash string, text string, entity_type string")
+    df = spark.createDataFrame(
+        rows, "tenant_id string, entity_id string, content_hash string, text string, entity_type string"
+    )
     df.cache().count()
     version = get_encoder(name).model_version
     start = time.perf_counter()
-    embed_texts(df, name, version, None, partitions=spark.sparkContext.defaultParallelism).write.format("noop").mode(
-        "overwrite"
-    ).save()
+    embed_texts(df, name, version, None, partitions=spark.sparkContext.defaultParallelism).write.format(
+        "noop"
+    ).mode("overwrite").save()
     return len(texts) / (time.perf_counter() - start)
 
 
@@ -85,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=200)
     parser.add_argument("--encoders", default="hashing,static,minilm")
-    parser.add_argument("--spark", action="store_true", help="also measure the Spark UDF path (incl. worker model load)")
+    parser.add_argument(
+        "--spark", action="store_true", help="also measure the Spark UDF path (incl. worker model load)"
+    )
     parser.add_argument("--out", default=".local/bench/embed.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -104,10 +110,16 @@ def main(argv: list[str] | None = None) -> int:
         if "error" in r:
             print(f"{r['encoder']:<10} error: {r['error']}")
             continue
-        print(f"{r['encoder']:<10} {r['model_version']:<28} {r['load_seconds']:>7} {r['docs_per_s']:>10} {r.get('spark_docs_per_s', '-'):>13}")
+        print(
+            f"{r['encoder']:<10} {r['model_version']:<28} {r['load_seconds']:>7} {r['docs_per_s']:>10} {r.get('spark_docs_per_s', '-'):>13}"
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"source": source, "docs": len(texts), "cores": os.cpu_count(), "encoders": results}, indent=2))
+    out.write_text(
+        json.dumps(
+            {"source": source, "docs": len(texts), "cores": os.cpu_count(), "encoders": results}, indent=2
+        )
+    )
     print(f"JSON: {out}")
     return 0
 

@@ -64,7 +64,15 @@ def time_numpy_hybrid(cands, jobs, cvec, jvec, k: int, rows: int) -> float:
     jf = build_features(recs(jobs), jvec, "job")
     _, weights = weights_for(None)
     start = time.perf_counter()
-    score_block("bench", cands["candidate_id"].to_numpy(object)[:rows], cf, jobs["job_id"].to_numpy(object), jf, k, weights)
+    score_block(
+        "bench",
+        cands["candidate_id"].to_numpy(object)[:rows],
+        cf,
+        jobs["job_id"].to_numpy(object),
+        jf,
+        k,
+        weights,
+    )
     return (time.perf_counter() - start) / (rows * len(jobs))
 
 

@@ -18,12 +18,15 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
+import hashlib
 import json
 import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
+from botocore.exceptions import ClientError
 from tqdm import tqdm
 
 from common.aws import client as aws_client
@@ -39,10 +42,27 @@ DEFAULT_BUFFER_SECONDS = 60.0
 GET_RECORDS_LIMIT = 10_000
 
 
+class LandingError(RuntimeError):
+    """The stream or queue to drain is missing; the message names the fix."""
+
+
+# SQS may redeliver a message whose first copy was already written and deleted (a failed delete):
+# queue-fed files carry a digest of their message ids so such a file can never overwrite another one.
+# Kinesis files need none: a shard re-read starts at the checkpoint, so a same-named file is a superset.
+DIGEST_SOURCES = {"eventbridge"}
+
+
 @dataclass
 class _Group:
-    name: str
+    source: str
+    first_seq: str
     lines: list[str] = field(default_factory=list)
+    ids: Any = field(default_factory=hashlib.sha256)  # running digest of the sequence numbers
+
+    @property
+    def name(self) -> str:
+        suffix = f"-{self.ids.hexdigest()[:12]}" if self.source in DIGEST_SOURCES else ""
+        return f"{self.source}-{self.first_seq}{suffix}.jsonl"
 
 
 class PartitionedBuffer:
@@ -69,8 +89,9 @@ class PartitionedBuffer:
             self.counts[f"error:{routed.reason}"] += 1
         group = self._groups.get(prefix)
         if group is None:
-            group = self._groups[prefix] = _Group(name=f"{source}-{seq}.jsonl")
+            group = self._groups[prefix] = _Group(source=source, first_seq=seq)
         group.lines.append(line)
+        group.ids.update(seq.encode() + b"\n")
         self._bytes += len(line) + 1
         if self._opened_at is None:
             self._opened_at = self.clock()
@@ -224,8 +245,17 @@ def run_landing(
     reference_time = _end_of_day(run_date)
     buffer = PartitionedBuffer(settings.zone_uri("raw"), run_date, max_buffer_bytes, max_buffer_seconds)
     checkpoints = ShardCheckpoints.for_stream(settings.local_state_dir, stream_name)
-    counts = land_kinesis(aws_client("kinesis"), stream_name, buffer, checkpoints, reference_time, lookback_days)
-    counts += land_sqs(aws_client("sqs"), queue_name, buffer, reference_time, lookback_days, visibility_timeout)
+    try:
+        counts = land_kinesis(aws_client("kinesis"), stream_name, buffer, checkpoints, reference_time, lookback_days)
+        counts += land_sqs(aws_client("sqs"), queue_name, buffer, reference_time, lookback_days, visibility_timeout)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            raise LandingError(
+                f"{exc.operation_name}: {code} (stream {stream_name!r}, queue {queue_name!r}). Locally, start and "
+                "bootstrap the stand-ins with `make services-up`; in AWS, deploy the stack (`make deploy`)."
+            ) from exc
+        raise
     counts.update(buffer.counts)
     result = {
         "kinesis_records": counts["kinesis_records"],

@@ -66,6 +66,10 @@ def cmd_match_files(args) -> int:
     from matching.pipeline import candidate_side, embed_sides, job_side, ranking_rows
 
     started = time.time()
+    from matching.embeddings import get_cache
+
+    if not args.no_cache:
+        get_cache("minilm").attach(Path(args.cache_dir))  # occupation ranking embeds documents too
     cand_rows = _read(Path(args.candidates), ["candidate_id", "text"], {"text": "Resume_str"})
     job_rows = _read(Path(args.jobs), ["job_id", "title", "text"], {"text": "description"})
     log.info("read %d candidates, %d jobs", len(cand_rows), len(job_rows))
@@ -75,6 +79,8 @@ def cmd_match_files(args) -> int:
     model_version = embed_sides([(cands, "candidate"), (jobs, "job")], args.encoder,
                                 None if args.no_cache else Path(args.cache_dir))
     t_embed = time.time() - started - t_profiles
+    if not args.no_cache:
+        get_cache("minilm").save()
     rows = ranking_rows(cands, jobs, args.k, args.weights, model_version, block_size=args.block_size)
     _write(Path(args.out), rows, RANKING_COLUMNS)
     invalid_c = int((~cands.features.valid).sum())
@@ -137,7 +143,14 @@ def cmd_evaluate(args) -> int:
                      ("split", "n", "ours hit@1", "ours hit@10", "tfidf hit@1", "tfidf hit@10")))
     if args.what in ("all", "ranking"):
         rk = ranking_eval(shared, encoders=tuple(args.encoders.split(",")), per_category=args.per_category,
-                          split=args.split, k=args.k, cache_dir=None if args.no_cache else Path(args.cache_dir))
+                          split=args.split, k=args.k, cache_dir=None if args.no_cache else Path(args.cache_dir),
+                          tune=args.tune)
+        tuning = rk["results"].pop("tuning_top5", None)
+        if tuning:
+            report["tuning_top5"] = tuning
+            print("weight grid on this split (best 5 by precision@k):")
+            for t in tuning:
+                print("  ", t)
         report["ranking"] = rk
         k = rk["k"]
         print(_table(f"resume -> job ranking ({rk['resumes']} {rk['split']} resumes x {rk['jobs']} jobs)",
@@ -190,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--per-category", type=int, default=10)
     e.add_argument("--split", default="test", choices=["dev", "test"])
     e.add_argument("--k", type=int, default=10)
+    e.add_argument("--tune", action="store_true", help="also grid-search hybrid weights on this split")
     e.add_argument("--json")
     e.add_argument("--cache-dir", default=str(DEFAULT_CACHE))
     e.add_argument("--no-cache", action="store_true")

@@ -139,12 +139,27 @@ def _metrics(order: np.ndarray, relevance: np.ndarray, k: int) -> dict:
             "mrr": round(mrr(full), 4)}
 
 
+def weight_grid() -> list[dict[str, float]]:
+    """Small grid over the structured components; semantic takes the rest of the mass."""
+    grid = []
+    for skills in (0.0, 0.05, 0.1, 0.2, 0.35):
+        for experience in (0.0, 0.05, 0.1):
+            for location in (0.0, 0.05, 0.1):
+                for salary in (0.0, 0.05):
+                    grid.append({"semantic": round(1 - skills - experience - location - salary, 2),
+                                 "skills": skills, "experience": experience, "location": location, "salary": salary})
+    return grid
+
+
 def ranking_eval(shared: Path, encoders: tuple[str, ...] = ("minilm", "static"), per_category: int = 10,
-                 split: str = "test", k: int = 10, cache_dir: Path | None = None) -> dict:
+                 split: str = "test", k: int = 10, cache_dir: Path | None = None, tune: bool = False) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    from matching.embeddings import get_cache
     from matching.pipeline import candidate_side, embed_sides, job_side
-    from matching.scoring import WEIGHTS, score_matrix
+    from matching.scoring import COMPONENTS, WEIGHTS, score_matrix
+
+    get_cache("minilm").attach(cache_dir)  # profiles embed documents too: reuse earlier runs' vectors
 
     jobs = _read_csv(shared / "hahu_jobs_dev" / "hahu_jobs_dev.csv")
     resumes = [r for r in _read_csv(shared / "livecareer" / "resumes_dev.csv")
@@ -178,6 +193,15 @@ def ranking_eval(shared: Path, encoders: tuple[str, ...] = ("minilm", "static"),
             label = {"w1": f"hybrid[{name}]", "semantic_only": f"embedding[{name}]",
                      "skills_only": "skills_only"}[version]
             results[label] = _metrics(_rank_by(scores, k), relevance, k)
+        if tune and name == encoders[0]:
+            parts = score_matrix(cands.features, job_s.features, WEIGHTS["w1"])
+            tried = []
+            for w in weight_grid():
+                combined = sum(w[c] * parts[c] for c in COMPONENTS)
+                tried.append((_metrics(_rank_by(np.round(combined, 6), k), relevance, k), w))
+            tried.sort(key=lambda t: (-t[0][f"precision@{k}"], -t[0][f"ndcg@{k}"], -t[1]["semantic"]))
+            results["tuning_top5"] = [{"weights": w, **m} for m, w in tried[:5]]
+    get_cache("minilm").save()
     return {"split": split, "resumes": len(sample), "jobs": len(jobs), "k": k, "results": results}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from matching.features import as_list
 from matching.taxonomy import load_taxonomy
 
 
@@ -16,11 +17,11 @@ def _labels(uris) -> list[str]:
 
 def explain_pair(candidate_profile: dict, job_profile: dict) -> dict:
     """matched_skills, missing_essential, missing_optional (sorted ESCO preferred labels)."""
-    have = set(candidate_profile.get("skills") or [])
-    essential = set(job_profile.get("essential_skills") or [])
-    optional = set(job_profile.get("optional_skills") or [])
+    have = set(as_list(candidate_profile.get("skills")))
+    essential = set(as_list(job_profile.get("essential_skills")))
+    optional = set(as_list(job_profile.get("optional_skills")))
     # Skills a job lists without the split count as essential (same rule as the features).
-    essential |= set(job_profile.get("skills") or []) - essential - optional
+    essential |= set(as_list(job_profile.get("skills"))) - essential - optional
     wanted = essential | optional
     return {
         "matched_skills": _labels(have & wanted),

@@ -74,11 +74,18 @@ def _place_code(value) -> int:
     return int(zlib.crc32(text.encode("utf-8")))
 
 
+def as_list(value) -> list:
+    """Array-like profile field -> list (Spark/pandas hand over numpy arrays; None -> [])."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    return list(value)
+
+
 def _multi_hot(rows: list[list[str]], taxonomy: Taxonomy) -> sp.csr_matrix:
     index = taxonomy.skill_index
     indptr, indices = [0], []
     for skills in rows:
-        cols = sorted({index[s] for s in (skills or []) if s in index})
+        cols = sorted({index[s] for s in as_list(skills) if s in index})
         indices.extend(cols)
         indptr.append(len(indices))
     data = np.ones(len(indices), dtype=np.float32)
@@ -118,11 +125,11 @@ def build_features(profiles: list[dict], vectors: np.ndarray, side: str,
             valid[i] = False
             reasons[i] = str(reason)
     safe = np.where(np.isfinite(vectors), vectors, 0).astype(np.float32)
-    skills_all = _multi_hot([p.get("skills") or [] for p in profiles], taxonomy)
+    skills_all = _multi_hot([as_list(p.get("skills")) for p in profiles], taxonomy)
     essential = optional = None
     if side == "job":
-        essential = _multi_hot([p.get("essential_skills") or [] for p in profiles], taxonomy)
-        optional = _multi_hot([p.get("optional_skills") or [] for p in profiles], taxonomy)
+        essential = _multi_hot([as_list(p.get("essential_skills")) for p in profiles], taxonomy)
+        optional = _multi_hot([as_list(p.get("optional_skills")) for p in profiles], taxonomy)
         # Skills listed only in `skills` (no split) count as essential, per the contract.
         leftover = skills_all - skills_all.multiply(essential) - skills_all.multiply(optional)
         leftover.eliminate_zeros()

@@ -65,3 +65,11 @@ def set_status(spark, run_id: str, status: str, detail: str | None = None) -> di
     run.update(status=status, status_detail=detail)
     write_run(spark, run)
     return run
+
+
+def read_run_matches(spark, run_id: str):
+    """The run's gold/matches rows (empty, with the contract columns, when the run wrote none)."""
+    from spark_jobs.match import GOLD_MATCHES_DDL
+
+    ddl = ", ".join(c for c in GOLD_MATCHES_DDL.split(", ") if not c.startswith("run_id "))
+    return read_table(spark, f"{table_uri('gold', 'matches')}/run_id={run_id}", ddl)

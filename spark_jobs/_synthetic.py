@@ -21,6 +21,8 @@ def skill_pool() -> list[str]:
 
     tax = load_taxonomy()
     return [tax.skill_uri(i) for i in range(SKILL_POOL_SIZE)]
+
+
 COMPONENTS = ("semantic", "skills", "experience", "location", "salary")
 
 

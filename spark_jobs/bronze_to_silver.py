@@ -25,6 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -38,6 +39,7 @@ from spark_jobs.session import get_spark
 
 log = logging.getLogger(__name__)
 
+WRITE_THREADS = 4
 SPARK_TYPES = {"string": T.StringType(), "long": T.LongType(), "double": T.DoubleType(), "boolean": T.BooleanType()}
 RAW_PATH_PATTERN = r"event_type=([^/]+)/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/"
 ERRORS_DT_PATTERN = r"/errors/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/"
@@ -250,8 +252,12 @@ def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSessio
     silver_counts = {row["event_type"]: row["n"] for row in stats if row["ok"] and not row["_is_duplicate"]}
     unique = validated.where(~F.col("_is_duplicate"))
     phase("validate_dedupe")
-    for event_type in sorted(silver_counts):
-        _write_partitions(silver_for(unique.where("ok"), event_type), settings.table_uri("silver", event_type), ["dt"])
+    # Ten small tables: submit the writes from a few threads so Spark overlaps their fixed per-job costs.
+    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+        futures = [pool.submit(_write_partitions, silver_for(unique.where("ok"), event_type),
+                               settings.table_uri("silver", event_type), ["dt"]) for event_type in sorted(silver_counts)]
+        for future in futures:
+            future.result()
     phase("silver")
 
     quarantine = quarantine_from_rejects(unique.where(~F.col("ok"))).unionByName(

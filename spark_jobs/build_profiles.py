@@ -232,7 +232,11 @@ def _profile_candidate_batches(batches):
         for row in batch.to_dict("records"):
             meta = {c: _clean(row.get(c)) for c in ["tenant_id", "candidate_id", "resume_id", *meta_cols]}
             result = dict.fromkeys(RESULT_COLUMNS)
-            result.update(tenant_id=row["tenant_id"], entity_id=row["candidate_id"], event_id=_clean(row.get("event_id")))
+            result.update(
+                tenant_id=row["tenant_id"],
+                entity_id=row["candidate_id"],
+                event_id=_clean(row.get("event_id")),
+            )
             raw = json.dumps({**meta, "document_uri": row.get("document_uri")}, default=str)
             try:
                 if row.get("content") is None:
@@ -276,7 +280,9 @@ def _profile_job_batches(batches):
         for row in batch.to_dict("records"):
             meta = {c: _clean(row.get(c)) for c in ["tenant_id", "job_id", *meta_cols]}
             result = dict.fromkeys(RESULT_COLUMNS)
-            result.update(tenant_id=row["tenant_id"], entity_id=row["job_id"], event_id=_clean(row.get("event_id")))
+            result.update(
+                tenant_id=row["tenant_id"], entity_id=row["job_id"], event_id=_clean(row.get("event_id"))
+            )
             title, description = _clean(row.get("title")) or "", _clean(row.get("description")) or ""
             try:
                 if not (title.strip() or description.strip()):
@@ -423,11 +429,13 @@ def run(run_date: str, spark=None) -> dict:
         _silver(spark, "job_updated", run_date),
         _silver(spark, "job_closed", run_date),
     )
+    parallelism = spark.sparkContext.defaultParallelism
     counts: dict = {}
     quarantined = []
     for side, results in (
-        ("candidate", profile_candidates(candidates)),
-        ("job", profile_jobs(jobs)),
+        # documents are parsed in Python workers: spread them over every core
+        ("candidate", profile_candidates(candidates.repartition(parallelism))),
+        ("job", profile_jobs(jobs.repartition(parallelism))),
     ):
         results = results.persist(StorageLevel.MEMORY_AND_DISK)  # documents are parsed once, used thrice
         stats = results.groupBy("ok").count().collect()

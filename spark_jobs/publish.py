@@ -22,7 +22,7 @@ import time
 from common.config import get_settings
 from spark_jobs import _runs
 from spark_jobs._dynamo import BatchWriter, WriteStats, match_item, pointer_item
-from spark_jobs._lake import check_run_date, read_profiles, read_table, table_uri, utc_now
+from spark_jobs._lake import check_run_date, read_profiles, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def run(
         raise PublishBlocked(f"run {run_id} is {status}; only a run the quality gate audited is published")
 
     started = time.perf_counter()
-    matches = read_table(spark, f"{table_uri('gold', 'matches')}/run_id={run_id}")
+    matches = _runs.read_run_matches(spark, run_id)
     pairs = pairs_from_matches(matches).cache()
     common = {
         "table": settings.dynamodb_table,

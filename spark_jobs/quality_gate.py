@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 
 from spark_jobs import _runs
-from spark_jobs._lake import check_run_date, read_profiles, read_table, table_uri
+from spark_jobs._lake import check_run_date, read_profiles
 
 log = logging.getLogger(__name__)
 
@@ -288,9 +288,7 @@ def build_datasets(spark, run_date: str, run: dict, k: int) -> list[Dataset]:
 
     cands = read_profiles(spark, "candidate", run_date).cache()
     jobs = read_profiles(spark, "job", run_date).cache()
-    matches = read_table(spark, f"{table_uri('gold', 'matches')}/run_id={run['run_id']}").withColumn(
-        "run_id", F.lit(run["run_id"])
-    )
+    matches = _runs.read_run_matches(spark, run["run_id"]).withColumn("run_id", F.lit(run["run_id"]))
     matches = matches.cache()
     embeddings = read_embeddings(spark)
     model_version = run.get("model_version")
@@ -359,7 +357,7 @@ def _k_of(spark, run_id: str) -> int:
     """K of a run = the largest rank it wrote (the match stage's k)."""
     from pyspark.sql import functions as F
 
-    matches = read_table(spark, f"{table_uri('gold', 'matches')}/run_id={run_id}")
+    matches = _runs.read_run_matches(spark, run_id)
     value = matches.agg(F.max("rank")).first()[0]
     return int(value or 1)
 

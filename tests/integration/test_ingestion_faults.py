@@ -186,3 +186,10 @@ def test_simulator_delivers_to_both_channels_and_documents(channels):
     assert len(list_files(f"{raw}/documents")) == sim["documents"]
     late = list_files(f"{raw}/events/event_type=candidate_registered/dt=2026-11-21")
     assert late, "late events from the previous day land in their own event-date partition"
+
+
+def test_missing_stream_is_a_clear_error(services, isolated_settings):
+    from ingestion.landing import LandingError, run_landing
+
+    with pytest.raises(LandingError, match="make services-up"):
+        run_landing(RUN_DATE, stream_name=f"no-such-stream-{uuid.uuid4().hex[:6]}")

@@ -43,7 +43,15 @@ def _write_silver(spark, settings):
         df = spark.createDataFrame(rows, ddl + ", dt string")
         write_partitions(df, settings.table_uri("silver", event_type), ["dt"])
 
-    cands = [("acme", "C1"), ("acme", "C2"), ("acme", "C3"), ("acme", "C4"), ("acme", "C5"), ("acme", "C6"), ("globex", "C7")]
+    cands = [
+        ("acme", "C1"),
+        ("acme", "C2"),
+        ("acme", "C3"),
+        ("acme", "C4"),
+        ("acme", "C5"),
+        ("acme", "C6"),
+        ("globex", "C7"),
+    ]
     write(
         "candidate_registered",
         [(f"reg-{c}", t, T0, c, "Leeds", "GB", "hybrid", 40000.0, DT) for t, c in cands],
@@ -57,7 +65,9 @@ def _write_silver(spark, settings):
             continue  # registered, never uploaded a resume
         ext = "pdf" if cand == "C4" else "txt"
         rel = f"raw/documents/tenant_id={tenant}/resumes/R{cand}.{ext}"
-        uploads.append((f"up-{cand}", tenant, T0 + dt.timedelta(hours=1), cand, f"R{cand}", rel, "text/plain", DT))
+        uploads.append(
+            (f"up-{cand}", tenant, T0 + dt.timedelta(hours=1), cand, f"R{cand}", rel, "text/plain", DT)
+        )
         if cand == "C6":
             continue  # the upload event exists, the file never arrived
         path = f"{raw}/documents/tenant_id={tenant}/resumes/R{cand}.{ext}"
@@ -85,7 +95,11 @@ def _write_silver(spark, settings):
     )  # fmt: skip
     write(
         "job_closed",
-        [(f"close-{j}", t, T0 + dt.timedelta(hours=2), j, reason, DT) for t, j, _, _, reason in JOBS if reason],
+        [
+            (f"close-{j}", t, T0 + dt.timedelta(hours=2), j, reason, DT)
+            for t, j, _, _, reason in JOBS
+            if reason
+        ],
         "event_id string, tenant_id string, occurred_at timestamp, job_id string, reason string",
     )
 
@@ -117,7 +131,9 @@ def _listen_for_matches_ready(settings):
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="test-matches-ready", EventBusName=settings.event_bus,
                     EventPattern=json.dumps({"source": ["platform.matching"], "detail-type": ["MatchesReady"]}))  # fmt: skip
-    events.put_targets(Rule="test-matches-ready", EventBusName=settings.event_bus, Targets=[{"Id": "q", "Arn": arn}])
+    events.put_targets(
+        Rule="test-matches-ready", EventBusName=settings.event_bus, Targets=[{"Id": "q", "Arn": arn}]
+    )
     return sqs, url
 
 
@@ -147,7 +163,10 @@ def test_profiles_to_serving_end_to_end(spark, services):
     assert prof["quarantine_reasons"] == {"corrupt": 1, "document_missing": 1}
     assert prof["job_profiles"] == 4 and prof["jobs_open"] == 3
     quarantine = spark.read.parquet(settings.table_uri("quarantine", "documents")).collect()
-    assert {(q.entity_id, q.reason, q.stage) for q in quarantine} == {("C4", "corrupt", "profiles"), ("C6", "document_missing", "profiles")}
+    assert {(q.entity_id, q.reason, q.stage) for q in quarantine} == {
+        ("C4", "corrupt", "profiles"),
+        ("C6", "document_missing", "profiles"),
+    }
     texts = spark.read.parquet(settings.table_uri("gold", "profile_texts")).collect()
     assert not any("@" in t.text for t in texts)
 
@@ -160,7 +179,10 @@ def test_profiles_to_serving_end_to_end(spark, services):
     assert m["candidate_to_job_rows"] == 3 * 2 + 1 and m["job_to_candidate_rows"] == 2 * 2 + 1
     gold = spark.read.parquet(f"{settings.table_uri('gold', 'matches')}/run_id={m['run_id']}").collect()
     assert "J3" not in {g.job_id for g in gold}  # closed
-    c1 = sorted((g for g in gold if g.candidate_id == "C1" and g.direction == "candidate_to_job"), key=lambda g: g.rank)
+    c1 = sorted(
+        (g for g in gold if g.candidate_id == "C1" and g.direction == "candidate_to_job"),
+        key=lambda g: g.rank,
+    )
     assert c1[0].job_id == "J1" and "Python" in " ".join(c1[0].matched_skills)
 
     gate = quality_gate.run(RUN_DATE, spark=spark)
@@ -175,24 +197,35 @@ def test_profiles_to_serving_end_to_end(spark, services):
     assert [x.score for x in top.matches] == sorted((x.score for x in top.matches), reverse=True)
     assert top.matches[0].matched_skills  # explanation travels to the serving table
     j1 = serving.top_candidates_for_job("acme", "J1", k=5)
-    expected_j1 = sorted((g for g in gold if g.job_id == "J1" and g.direction == "job_to_candidate"), key=lambda g: g.rank)
+    expected_j1 = sorted(
+        (g for g in gold if g.job_id == "J1" and g.direction == "job_to_candidate"), key=lambda g: g.rank
+    )
     assert [x.candidate_id for x in j1.matches] == [g.candidate_id for g in expected_j1]
     closed = serving.top_candidates_for_job("acme", "J3")
     assert closed.run_id == m["run_id"] and closed.matches == []  # pointer moved, nothing stale served
     other_tenant = serving.top_jobs_for_candidate("globex", "C1")
     assert other_tenant.run_id is None  # the same id in another tenant is another candidate
 
-    msgs = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2, MaxNumberOfMessages=10).get("Messages", [])
+    msgs = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2, MaxNumberOfMessages=10).get(
+        "Messages", []
+    )
     detail = json.loads(msgs[0]["Body"])["detail"]
-    assert detail["run_id"] == m["run_id"] and detail["matches_by_tenant"] == {"acme": len(pairs) - 1, "globex": 1}
+    assert detail["run_id"] == m["run_id"] and detail["matches_by_tenant"] == {
+        "acme": len(pairs) - 1,
+        "globex": 1,
+    }
 
     # Idempotent: the whole chain again gives the same outputs and the same serving items.
     before = _run_items(settings, m["run_id"])
     assert build_profiles.run(RUN_DATE, spark=spark)["candidate_profiles"] == 4
     assert embed.run(RUN_DATE, encoder="hashing", spark=spark)["embedded"] == 0
     again = match.run(RUN_DATE, k=2, spark=spark)
-    assert {k: v for k, v in again.items() if k != "seconds"} == {k: v for k, v in m.items() if k != "seconds"}
+    assert {k: v for k, v in again.items() if k != "seconds"} == {
+        k: v for k, v in m.items() if k != "seconds"
+    }
     quality_gate.run(RUN_DATE, spark=spark)
     assert publish.run(RUN_DATE, spark=spark)["items_written"] == pub["items_written"]
     after = _run_items(settings, m["run_id"])
-    assert len(after) == len(before) and sorted(i["SK"]["S"] for i in after) == sorted(i["SK"]["S"] for i in before)
+    assert len(after) == len(before) and sorted(i["SK"]["S"] for i in after) == sorted(
+        i["SK"]["S"] for i in before
+    )

@@ -190,3 +190,17 @@ def test_list_files_skips_temp_files_but_not_hidden_parent_dirs(tmp_path: Path):
     assert lake_io.list_files(str(root), ".jsonl") == [str(root / "raw" / "a.jsonl")]
     assert lake_io.read_bytes(str(root / "raw" / "a.jsonl")) == b"{}\n"
     assert lake_io.list_files(str(tmp_path / "missing")) == []
+
+
+def test_queue_fed_files_carry_a_digest_so_a_redelivery_never_overwrites(tmp_path: Path):
+    def flush(ids: list[str]) -> set[str]:
+        buffer = PartitionedBuffer(str(tmp_path / "raw"), "2026-11-22", max_bytes=10**6, max_seconds=999)
+        for message_id in ids:
+            buffer.add("eventbridge", message_id, route_record(event(event_id=message_id), REFERENCE), REFERENCE)
+        buffer.flush()
+        return {p.name for p in tmp_path.rglob("eventbridge-*.jsonl")}
+
+    first = flush(["m1", "m2"])
+    both = flush(["m1", "m3"])  # m1 redelivered after its delete failed, now batched with m3
+    assert len(first) == 1 and len(both) == 2  # m2's file survives
+    assert flush(["m1", "m2"]) == both  # same messages, same name: idempotent

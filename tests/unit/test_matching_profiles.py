@@ -130,3 +130,14 @@ def test_explain_pair_lists_matched_and_missing_labels():
     assert out["matched_skills"] == sorted({tax.skill_labels[1], tax.skill_labels[2]})
     assert out["missing_essential"] == sorted({tax.skill_labels[3], tax.skill_labels[5]})
     assert out["missing_optional"] == [tax.skill_labels[4]]
+
+
+def test_numpy_array_fields_from_spark_are_accepted():
+    tax = load_taxonomy()
+    u = tax.skill_uri
+    cand = {"candidate_id": "c", "skills": np.array([u(1), u(2)], dtype=object)}
+    job = {"job_id": "j", "skills": np.array([u(1), u(3)], dtype=object),
+           "essential_skills": np.array([u(1), u(3)], dtype=object), "optional_skills": None}
+    assert explain_pair(cand, job)["missing_essential"] == [tax.skill_labels[3]]
+    f = build_features([job], np.ones((1, 2), np.float32) / np.sqrt(2), "job")
+    assert f.essential.nnz == 2 and f.optional.nnz == 0

@@ -36,10 +36,16 @@ def _brute_force(cands: pd.DataFrame, jobs: pd.DataFrame, k: int) -> set:
         s = score_matrix(cf, jf)["score"]
         for i, cid in enumerate(c["candidate_id"]):
             order = sorted(range(len(j)), key=lambda x: (-s[i, x], j["job_id"][x]))[:k]
-            expected |= {("candidate_to_job", cid, j["job_id"][x], r + 1, round(s[i, x], 6)) for r, x in enumerate(order)}
+            expected |= {
+                ("candidate_to_job", cid, j["job_id"][x], r + 1, round(s[i, x], 6))
+                for r, x in enumerate(order)
+            }
         for x, jid in enumerate(j["job_id"]):
             order = sorted(range(len(c)), key=lambda i: (-s[i, x], c["candidate_id"][i]))[:k]
-            expected |= {("job_to_candidate", c["candidate_id"][i], jid, r + 1, round(s[i, x], 6)) for r, i in enumerate(order)}
+            expected |= {
+                ("job_to_candidate", c["candidate_id"][i], jid, r + 1, round(s[i, x], 6))
+                for r, i in enumerate(order)
+            }
     return expected
 
 
@@ -61,7 +67,9 @@ def test_spark_topk_equals_brute_force_and_respects_tenants_and_status(spark):
     for r in got_rows:
         assert r.tenant_id == job_tenant[r.job_id] == cand_tenant[r.candidate_id]  # never cross-tenant
         assert status[r.job_id] == "open"  # closed jobs never matched
-        assert all(0.0 <= getattr(r, c) <= 1.0 for c in ("semantic", "skills", "experience", "location", "salary"))
+        assert all(
+            0.0 <= getattr(r, c) <= 1.0 for c in ("semantic", "skills", "experience", "location", "salary")
+        )
     assert not any(cand_tenant[r.candidate_id] == "initech" for r in got_rows)  # tenant without jobs: nothing
 
 
@@ -70,13 +78,24 @@ def test_score_block_is_deterministic_whatever_the_block_size():
     from spark_jobs._hybrid import score_block, weights_for
 
     cands, jobs = _frames(seed=11, n_c=30, n_j=12)
-    cands, jobs = cands[cands.tenant_id == "acme"], jobs[(jobs.tenant_id == "acme") & (jobs.job_status == "open")]
+    cands, jobs = (
+        cands[cands.tenant_id == "acme"],
+        jobs[(jobs.tenant_id == "acme") & (jobs.job_status == "open")],
+    )
     recs = lambda f: [{k: v for k, v in r.items() if k != "vector"} for r in f.to_dict("records")]  # noqa: E731
     cf = build_features(recs(cands), np.stack(cands["vector"]), "candidate")
     jf = build_features(recs(jobs), np.stack(jobs["vector"]), "job")
     _, w = weights_for("w1")
     args = ("acme", cands["candidate_id"].to_numpy(object), cf, jobs["job_id"].to_numpy(object), jf, 3, w)
-    one = score_block(*args, block_size=1000).sort_values(["direction", "candidate_id", "job_id"]).reset_index(drop=True)
-    many = score_block(*args, block_size=4).sort_values(["direction", "candidate_id", "job_id"]).reset_index(drop=True)
+    one = (
+        score_block(*args, block_size=1000)
+        .sort_values(["direction", "candidate_id", "job_id"])
+        .reset_index(drop=True)
+    )
+    many = (
+        score_block(*args, block_size=4)
+        .sort_values(["direction", "candidate_id", "job_id"])
+        .reset_index(drop=True)
+    )
     pd.testing.assert_frame_equal(one, many)
     assert (one.groupby(["direction", "candidate_id"]).size().loc["candidate_to_job"] == 3).all()

@@ -110,9 +110,12 @@ select
     -- hit rate are exact ratios of counts; recall is averaged in integer parts-per-million.
     {{ safe_ratio('sum(case when relevant_applied > 0 then hits_applied else 0 end)',
                   'k * sum(case when relevant_applied > 0 then 1 else 0 end)') }} as precision_at_k_applied,
-    round(avg(case when relevant_applied > 0
-        then cast(round(1000000.0 * hits_applied / relevant_applied) as bigint) end) / 1000000.0, 4)
-        as recall_at_k_applied,
+    round(avg(
+        case
+            when relevant_applied > 0
+                then cast(round(1000000.0 * hits_applied / relevant_applied) as bigint)
+        end
+    ) / 1000000.0, 4) as recall_at_k_applied,
     {{ safe_ratio('sum(case when relevant_applied > 0 and hits_applied > 0 then 1 else 0 end)',
                   'sum(case when relevant_applied > 0 then 1 else 0 end)') }} as hit_rate_at_k_applied,
     sum(case when relevant_hired > 0 then 1 else 0 end) as candidates_hired,
