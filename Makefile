@@ -65,7 +65,7 @@ ENCODER ?=
 run: install-jobs install-dbt node_modules/.installed services-up ## Run the whole pipeline for one day on the local default, then print a summary
 	$(JOBS_PY) -m common.run_pipeline $(if $(RUN_DATE),--run-date $(RUN_DATE)) --seed $(SEED) --scale $(SCALE) $(if $(ENCODER),--encoder $(ENCODER))
 
-TEST_DEPS := install-jobs install-dbt install-airflow install-infra install-checkov node_modules/.installed
+TEST_DEPS := install-jobs install-dbt install-airflow install-infra install-checkov node_modules/.installed install-chromium
 
 .PHONY: test test-unit test-integration test-e2e test-airflow test-infra
 test: $(TEST_DEPS) ## Run every test tier (unit, integration, e2e, airflow, infra); installs what it needs
