@@ -1,5 +1,5 @@
 # Analytics: dbt marts (duckdb locally, Athena in AWS), the local dashboard, the QuickSight spec.
-RUN_DATE ?= $(shell date -u +%F)
+ANALYTICS_RUN_DATE = $(or $(RUN_DATE),$(shell date -u -d yesterday +%F))
 DBT := $(VENV)/dbt/bin/dbt
 DBT_ARGS := --project-dir dbt --profiles-dir dbt
 DEMO_ENV := LAKE_ROOT=$(CURDIR)/.local/demo/lake LOCAL_STATE_DIR=$(CURDIR)/.local/demo WAREHOUSE_PATH=$(CURDIR)/.local/demo/warehouse.duckdb
@@ -7,12 +7,12 @@ ANALYTICS_TESTS := $(wildcard tests/unit/test_analytics_*.py tests/integration/t
 
 .PHONY: dbt-build dbt-test dbt-freshness dbt-compile-athena dbt-lint dbt-docs dashboard warehouse-shell analytics-demo install-chromium test-analytics
 
-dbt-build: install-jobs install-dbt ## Build + test the dbt marts from the lake for RUN_DATE (default today)
-	$(JOBS_PY) -m analytics.dbt_runner --run-date $(RUN_DATE)
+dbt-build: install-jobs install-dbt ## Build + test the dbt marts from the lake for RUN_DATE (default yesterday)
+	$(JOBS_PY) -m analytics.dbt_runner --run-date $(ANALYTICS_RUN_DATE)
 
 dbt-test: install-jobs install-dbt ## Re-run the dbt data + unit tests against the built warehouse
 	LAKE_ROOT=$${LAKE_ROOT:-$(CURDIR)/lake} WAREHOUSE_PATH=$${WAREHOUSE_PATH:-$(CURDIR)/.local/warehouse.duckdb} \
-	  $(DBT) test $(DBT_ARGS) --vars '{run_date: "$(RUN_DATE)"}'
+	  $(DBT) test $(DBT_ARGS) --vars '{run_date: "$(ANALYTICS_RUN_DATE)"}'
 
 dbt-compile-athena: install-jobs install-dbt ## Compile all models for Athena offline and parse them as Trino (sqlglot)
 	$(JOBS_PY) -m analytics.athena_check
@@ -32,8 +32,8 @@ warehouse-shell: install-jobs ## Read-only SQL prompt on the local warehouse (ma
 	$(JOBS_PY) -m analytics.warehouse_shell
 
 analytics-demo: install-jobs install-dbt ## Sample lake -> marts -> dashboard under .local/demo (no other stage needed)
-	$(DEMO_ENV) $(JOBS_PY) -m analytics.sample_data --run-date $(RUN_DATE)
-	$(DEMO_ENV) $(JOBS_PY) -m analytics.dbt_runner --run-date $(RUN_DATE)
+	$(DEMO_ENV) $(JOBS_PY) -m analytics.sample_data --run-date $(ANALYTICS_RUN_DATE)
+	$(DEMO_ENV) $(JOBS_PY) -m analytics.dbt_runner --run-date $(ANALYTICS_RUN_DATE)
 	$(DEMO_ENV) $(JOBS_PY) -m analytics.dashboard
 
 install-chromium: ## Install Debian chromium for the dashboard browser test (skips if present)
