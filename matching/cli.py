@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--shared-data", default=str(DEFAULT_SHARED))
     e.add_argument("--what", default="all", choices=["all", "occupations", "ranking"])
     e.add_argument("--encoders", default="minilm,static")
-    e.add_argument("--per-category", type=int, default=10)
+    e.add_argument("--per-category", type=int, default=8)
     e.add_argument("--split", default="test", choices=["dev", "test"])
     e.add_argument("--k", type=int, default=10)
     e.add_argument("--tune", action="store_true", help="also grid-search hybrid weights on this split")

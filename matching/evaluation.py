@@ -75,7 +75,7 @@ def mrr(rel: np.ndarray) -> float:
 
 
 def hit_at_k(ranked_codes: list[list[str]], gold: list[str], k: int) -> float:
-    return float(np.mean([g in r[:k] for r, g in zip(ranked_codes, gold, strict=True)]))
+    return round(float(np.mean([g in r[:k] for r, g in zip(ranked_codes, gold, strict=True)])), 4)
 
 
 def _read_csv(path: Path) -> list[dict]:
@@ -201,6 +201,8 @@ def ranking_eval(shared: Path, encoders: tuple[str, ...] = ("minilm", "static"),
                 tried.append((_metrics(_rank_by(np.round(combined, 6), k), relevance, k), w))
             tried.sort(key=lambda t: (-t[0][f"precision@{k}"], -t[0][f"ndcg@{k}"], -t[1]["semantic"]))
             results["tuning_top5"] = [{"weights": w, **m} for m, w in tried[:5]]
+            every = [(m, w) for m, w in tried if all(w[c] > 0 for c in COMPONENTS)]
+            results["tuning_top5"] += [{"weights": w, "all_components": True, **m} for m, w in every[:3]]
     get_cache("minilm").save()
     return {"split": split, "resumes": len(sample), "jobs": len(jobs), "k": k, "results": results}
 

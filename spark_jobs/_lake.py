@@ -84,10 +84,10 @@ def read_profiles(spark, side: str, run_date: str):
     """The snapshot of `gold/<side>_profiles` built for ``run_date`` (empty when none was built)."""
     from pyspark.sql import functions as F
 
+    from spark_jobs.build_profiles import PROFILE_DDL
+
     uri = table_uri("gold", PROFILE_TABLES[side])
-    df = read_table(
-        spark, uri, f"tenant_id string, {ID_COLUMNS[side]} string, content_hash string, run_date string"
-    )
+    df = read_table(spark, uri, f"{PROFILE_DDL[side]}, run_date string")
     return df.where(F.col("run_date").cast("string") == run_date)
 
 

@@ -125,15 +125,19 @@ def hybrid_topk(
     scored = (
         candidates.repartition(partitions).sortWithinPartitions("tenant_id").mapInPandas(body, SCORED_DDL)
     )
-    # candidate → job rows are complete per candidate; job → candidate rows are per-batch partial lists.
-    c2j = scored.where(F.col("direction") == "candidate_to_job")
-    best = Window.partitionBy("tenant_id", "job_id").orderBy(F.col("score").desc_nulls_last(), "candidate_id")
-    j2c = (
-        scored.where(F.col("direction") == "job_to_candidate")
-        .withColumn("rank", F.row_number().over(best).cast("int"))
-        .where(F.col("rank") <= k)
+    # candidate → job rows are complete per candidate; job → candidate rows are per-batch partial lists,
+    # reduced here. One window over the single scored frame (splitting it into two filtered branches
+    # would run the Python scoring twice).
+    is_j2c = F.col("direction") == "job_to_candidate"
+    best = Window.partitionBy("direction", "tenant_id", "job_id").orderBy(
+        F.col("score").desc_nulls_last(), "candidate_id"
     )
-    return c2j.unionByName(j2c)
+    ranked = scored.withColumn("_job_rank", F.when(is_j2c, F.row_number().over(best)))
+    return (
+        ranked.where(~is_j2c | (F.col("_job_rank") <= k))
+        .withColumn("rank", F.when(is_j2c, F.col("_job_rank")).otherwise(F.col("rank")).cast("int"))
+        .drop("_job_rank")
+    )
 
 
 def _explain_batches(batches):

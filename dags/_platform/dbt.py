@@ -79,7 +79,7 @@ def dbt_build(group_id: str = "dbt_build", run_date: str = RUN_DATE, manifest: P
         return stage(group_id, "analytics.dbt_runner", "run_dbt_build", run_date=run_date)
 
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+    from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
     settings = get_settings()
     project = ProjectConfig(
@@ -102,6 +102,9 @@ def dbt_build(group_id: str = "dbt_build", run_date: str = RUN_DATE, manifest: P
         execution_config=ExecutionConfig(
             dbt_executable_path=dbt_executable(),
             invocation_mode=InvocationMode.SUBPROCESS,
+            # A test with several parents (relationships) runs with its last-built parent, not the first:
+            # eager selection would run it before the other parent's table exists.
+            test_indirect_selection=TestIndirectSelection.BUILDABLE,
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,

@@ -71,11 +71,11 @@ s = get_settings()
 con = duckdb.connect()
 def count(path):
     try:
-        return con.sql(f"select count(*) from read_parquet('{path}/**/*.parquet', hive_partitioning=true, union_by_name=true)").fetchone()[0]
+        return con.sql(f"select count(*) from read_parquet('{path}/**/*.parquet', hive_partitioning=true, union_by_name=true)").fetchall()[0][0]
     except Exception:
         return 0
 silver = {t: count(s.table_uri('silver', t)) for t in sorted(os.listdir(s.zone_uri('silver')))}
-dup = con.sql(f"select count(*) - count(distinct event_id) from read_parquet('{s.zone_uri('silver')}/*/**/*.parquet', hive_partitioning=true, union_by_name=true)").fetchone()[0]
+dup = con.sql(f"select count(*) - count(distinct event_id) from read_parquet('{s.zone_uri('silver')}/*/**/*.parquet', hive_partitioning=true, union_by_name=true)").fetchall()[0][0]
 ddb = client('dynamodb')
 items, kwargs = 0, {'TableName': s.dynamodb_table, 'Select': 'COUNT'}
 while True:
@@ -85,7 +85,7 @@ while True:
         break
     kwargs['ExclusiveStartKey'] = page['LastEvaluatedKey']
 wh = duckdb.connect(str(s.warehouse_path), read_only=True)
-marts = {r[0] + '.' + r[1]: wh.sql(f'select count(*) from "{r[0]}"."{r[1]}"').fetchone()[0]
+marts = {r[0] + '.' + r[1]: wh.sql(f'select count(*) from "{r[0]}"."{r[1]}"').fetchall()[0][0]
          for r in wh.sql("select table_schema, table_name from information_schema.tables where table_name like 'fct_%' or table_name like 'rpt_%' or table_name like 'dim_%'").fetchall()}
 print(json.dumps({'silver': silver, 'silver_duplicates': dup, 'quarantine': count(s.table_uri('quarantine', 'events')),
                   'matches': count(s.table_uri('gold', 'matches')), 'dynamodb_items': items, 'marts': marts}))

@@ -105,3 +105,14 @@ def test_spark_engine_path_reports_failures_too(spark):
         ("tiny", "expect_column_values_to_be_between", "score")
     ]
     assert failures[0]["observed"]["unexpected_count"] == 1
+
+
+def test_an_empty_day_matches_nothing_and_passes_the_gate(spark, isolated_settings):
+    """No profiles at all: match writes an empty run, the gate audits it, nothing crashes."""
+    from spark_jobs import _runs, match, quality_gate
+
+    counts = match.run("2026-11-23", k=5, spark=spark)
+    assert counts["candidates"] == 0 and counts["pairs_scored"] == 0 and counts["candidate_to_job_rows"] == 0
+    gate = quality_gate.run("2026-11-23", spark=spark)
+    assert gate["failed"] == 0
+    assert _runs.read_run(spark, counts["run_id"])["status"] == "audited"
