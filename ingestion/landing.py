@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 DEFAULT_BUFFER_BYTES = 5 * 1024 * 1024  # Firehose's default buffering hint (5 MiB / 300 s)
 DEFAULT_BUFFER_SECONDS = 60.0
 GET_RECORDS_LIMIT = 10_000
+# Undeleted messages stay in flight (invisible) and every receive has to skip them; bound how many
+# wait for a size/age flush (and stay well within the visibility timeout).
+MAX_INFLIGHT_MESSAGES = 500
 
 
 class LandingError(RuntimeError):
@@ -215,7 +218,7 @@ def land_sqs(sqs, queue_name: str, buffer: PartitionedBuffer, reference_time: dt
                 seq = event_id or base64.b32encode(message["MessageId"].encode()).decode().rstrip("=").lower()[:32]
                 buffer.add("eventbridge", seq, route_record(data, reference_time, lookback_days), arrived)
                 pending.append((message["MessageId"], message["ReceiptHandle"]))
-                if buffer.due():
+                if buffer.due() or len(pending) >= MAX_INFLIGHT_MESSAGES:
                     buffer.flush()
                     _delete_messages(sqs, queue_url, pending)
                     pending = []

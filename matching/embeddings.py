@@ -74,7 +74,7 @@ class HashingEncoder:
 class MiniLMEncoder:
     """all-MiniLM-L6-v2 from the bundled package, CPU, offline."""
 
-    def __init__(self, max_seq_length: int = MAX_SEQ_LENGTH):
+    def __init__(self, max_seq_length: int = MAX_SEQ_LENGTH, threads: int = 1):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
@@ -82,6 +82,9 @@ class MiniLMEncoder:
         from sentence_transformers import SentenceTransformer
 
         torch.manual_seed(0)
+        # One intra-op thread, like BLAS per Spark worker: on a busy 2-core box two torch threads
+        # were measured ~10x slower per text (spin-waiting), and batch-1 inference gains little.
+        torch.set_num_threads(threads)
         self.model = SentenceTransformer(str(get_model_path()), device="cpu")
         self.model.max_seq_length = max_seq_length
         self.dim = int(self.model.get_embedding_dimension())

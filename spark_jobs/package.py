@@ -196,7 +196,10 @@ def spark_submit_parameters(artefacts_uri: str, with_deps: bool) -> str:
             "--conf spark.emr-serverless.driverEnv.PYSPARK_PYTHON=./environment/bin/python",
             "--conf spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python",
         ]
+    # The driver resolves every lake URI and resource name through common.config (PLATFORM_ENV=aws).
+    prefix = os.environ.get("LAKE_BUCKET_PREFIX", "<lake-bucket-prefix>")
     params += [
+        f"--conf spark.emr-serverless.driverEnv.LAKE_BUCKET_PREFIX={prefix}",
         "--conf spark.emr-serverless.driverEnv.PLATFORM_ENV=aws",
         "--conf spark.executorEnv.PLATFORM_ENV=aws",
         "--conf spark.executorEnv.OPENBLAS_NUM_THREADS=1",

@@ -204,3 +204,42 @@ def test_queue_fed_files_carry_a_digest_so_a_redelivery_never_overwrites(tmp_pat
     both = flush(["m1", "m3"])  # m1 redelivered after its delete failed, now batched with m3
     assert len(first) == 1 and len(both) == 2  # m2's file survives
     assert flush(["m1", "m2"]) == both  # same messages, same name: idempotent
+
+
+class FakeQueue:
+    """SQS semantics that matter here: received messages are invisible until deleted."""
+
+    def __init__(self, bodies: list[str]):
+        self.messages = {f"m{i}": body for i, body in enumerate(bodies)}
+        self.in_flight: set[str] = set()
+        self.max_in_flight = 0
+
+    def get_queue_url(self, QueueName):
+        return {"QueueUrl": QueueName}
+
+    def receive_message(self, QueueUrl, MaxNumberOfMessages, **_):
+        visible = [m for m in self.messages if m not in self.in_flight][:MaxNumberOfMessages]
+        self.in_flight.update(visible)
+        self.max_in_flight = max(self.max_in_flight, len(self.in_flight))
+        return {"Messages": [{"MessageId": m, "ReceiptHandle": m, "Body": self.messages[m],
+                              "Attributes": {"SentTimestamp": "1795000000000"}} for m in visible]}
+
+    def delete_message_batch(self, QueueUrl, Entries):
+        for entry in Entries:
+            self.messages.pop(entry["ReceiptHandle"], None)
+            self.in_flight.discard(entry["ReceiptHandle"])
+        return {"Successful": Entries, "Failed": []}
+
+
+def test_sqs_messages_are_deleted_in_bounded_batches_after_durable_writes(tmp_path: Path):
+    from ingestion.landing import MAX_INFLIGHT_MESSAGES, land_sqs
+
+    bodies = [json.dumps({"version": "0", "id": f"eb-{i}", "detail-type": "job_posted", "source": "marketplace.x",
+                          "detail": json.loads(event(event_id=f"e{i}"))}) for i in range(1_234)]
+    queue = FakeQueue(bodies)
+    buffer = PartitionedBuffer(str(tmp_path / "raw"), "2026-11-22", max_bytes=10**9, max_seconds=10**6)
+    counts = land_sqs(queue, "q", buffer, REFERENCE, 2, visibility_timeout=30)
+    assert counts["sqs_messages"] == 1_234 and queue.messages == {}
+    assert queue.max_in_flight <= MAX_INFLIGHT_MESSAGES + 10
+    lines = [json.loads(line) for p in (tmp_path / "raw").rglob("*.jsonl") for line in p.read_text().splitlines()]
+    assert sorted(line["event_id"] for line in lines) == sorted(f"e{i}" for i in range(1_234))
