@@ -14,7 +14,7 @@ from _platform.summary import run_summary
 from _platform.tasks import stage
 from airflow.sdk import CronDataIntervalTimetable, chain, dag
 
-STAGES = ("build_profiles", "embed", "match", "quality_gate", "publish", "refresh_dashboard")
+STAGES = ("build_profiles", "embed", "match", "quality_gate", "publish", "dbt_build", "refresh_dashboard")
 
 
 @dag(

@@ -166,10 +166,13 @@ def test_match_daily_publishes_to_dynamodb_and_builds_the_marts(stack):
     assert pointers and len(pointers) == publish["pointers_written"]
     assert all(p["run_id"]["S"] == run_id for p in pointers)
     for item in run_items:  # tenant on every key, and never a match across tenants
-        tenant = item["PK"]["S"].split("#")[1]
+        tenant = item["tenant_id"]["S"]
         assert item["PK"]["S"].startswith(f"T#{tenant}#CAND#")
-        assert item["GSI1PK"]["S"].startswith(f"T#{tenant}#JOB#")
-        assert 0 <= float(item["score"]["N"]) <= 1
+        if "GSI1PK" in item:  # sparse index: only pairs in the job's top-K
+            assert item["GSI1PK"]["S"].startswith(f"T#{tenant}#JOB#")
+        if "score" in item:
+            assert 0 <= float(item["score"]["N"]) <= 1
+    assert any("GSI1PK" in item for item in run_items), "no job -> candidates entries"
     RESULTS["dynamo_after_publish"] = sorted(json.dumps(i, sort_keys=True) for i in items)
     RESULTS["run_id"] = run_id
 
