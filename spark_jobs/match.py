@@ -1,8 +1,9 @@
 """Exact hybrid top-K, both directions, with blocked GEMM inside Spark (never a row-wise crossJoin).
 
-How: the tenant's open jobs (profiles + vectors) are broadcast once; candidates are spread over the
+How: the tenant's open jobs are turned into features + the kernel's float32 operands once on the
+driver and broadcast; candidates are spread over the
 cluster and each mapInPandas task scores its candidate batch against its tenant's jobs with
-`matching.topk.topk_hybrid` (blocked matrix products + partial sort). That yields every candidate's
+`matching.fast_topk.topk_both` (float32 sgemm screen per block + exact re-score near each K-th). That yields every candidate's
 complete top-K jobs, and each job's top-K within the batch; a window over (tenant, job) reduces
 those partial lists to the exact job → candidate top-K. Tenants never meet (features are built and
 scored per tenant), closed jobs are never scored. Explanations (matched / missing skills) are added
@@ -21,7 +22,6 @@ import json
 import logging
 import os
 import time
-import uuid
 from functools import partial
 
 import numpy as np
@@ -33,7 +33,7 @@ from spark_jobs._lake import check_run_date, read_profiles, replace_partition, t
 log = logging.getLogger(__name__)
 
 DEFAULT_K = 20
-DEFAULT_BLOCK_SIZE = 2048
+DEFAULT_BLOCK_SIZE = 1024
 SCORED_DDL = (
     "tenant_id string, direction string, candidate_id string, job_id string, rank int, score double, "
     + ", ".join(f"{c} double" for c in COMPONENTS)
@@ -41,7 +41,6 @@ SCORED_DDL = (
 EXPLAIN_DDL = "matched_skills array<string>, missing_essential array<string>, missing_optional array<string>"
 GOLD_MATCHES_DDL = f"{SCORED_DDL}, {EXPLAIN_DDL}, weights_version string, model_version string, run_date string, run_id string"
 
-_JOB_FEATURES: dict = {}  # per Python worker: (broadcast token, tenant) → (job ids, FeatureMatrix)
 
 
 def _records(frame) -> list[dict]:
@@ -63,20 +62,24 @@ def _stack(vectors) -> np.ndarray:
     return np.ascontiguousarray(np.stack([np.asarray(v, dtype=np.float32) for v in vectors]))
 
 
-def job_side_by_tenant(jobs_pdf) -> dict:
-    """Driver side: open jobs grouped per tenant as (ids, records, vectors) for the broadcast."""
+def job_side_by_tenant(jobs_pdf, weights_version: str | None = None) -> dict:
+    """Driver side, once per run: each tenant's open jobs → (job ids, JobSide) for the broadcast.
+
+    The job features (`build_features`) and the float32 operands of the fast kernel are built here
+    once, so workers never rebuild them per batch.
+    """
+    from spark_jobs._hybrid import features, job_side, weights_for
+
+    _, weights = weights_for(weights_version)
     side = {}
     for tenant, group in jobs_pdf.groupby("tenant_id", sort=True):
         group = group.sort_values("job_id")
-        side[tenant] = (
-            group["job_id"].to_numpy(dtype=object),
-            _records(group.drop(columns=["vector"])),
-            _stack(group["vector"]),
-        )
+        fm = features(_records(group.drop(columns=["vector"])), _stack(group["vector"]), "job")
+        side[tenant] = (group["job_id"].to_numpy(dtype=object), fm, job_side(fm, weights))
     return side
 
 
-def _score_batches(batches, *, jobs_bc, token: str, k: int, weights_version: str, block_size: int):
+def _score_batches(batches, *, jobs_bc, k: int, weights_version: str, block_size: int):
     """mapInPandas body: one candidate batch at a time, one tenant at a time."""
     import pandas as pd
 
@@ -89,14 +92,12 @@ def _score_batches(batches, *, jobs_bc, token: str, k: int, weights_version: str
         for tenant, group in batch.groupby("tenant_id", sort=False):
             if tenant not in tenants:
                 continue  # no open job in this tenant: nothing to score, never another tenant's jobs
-            key = (token, tenant)
-            if key not in _JOB_FEATURES:
-                job_ids, job_records, job_vectors = tenants[tenant]
-                _JOB_FEATURES[key] = (job_ids, features(job_records, job_vectors, "job"))
-            job_ids, job_fm = _JOB_FEATURES[key]
+            job_ids, job_fm, side = tenants[tenant]
+            # id order inside the batch: the kernel's index tie-break == the final (score, candidate_id) order
+            group = group.sort_values("candidate_id", kind="stable")
             cand_ids = group["candidate_id"].to_numpy(dtype=object)
             cand_fm = features(_records(group.drop(columns=["vector"])), _stack(group["vector"]), "candidate")
-            frames.append(score_block(tenant, cand_ids, cand_fm, job_ids, job_fm, k, weights, block_size))
+            frames.append(score_block(tenant, cand_ids, cand_fm, job_ids, job_fm, k, weights, block_size, side))
         if frames:
             out = pd.concat(frames, ignore_index=True)
             out["rank"] = out["rank"].astype("int32")
@@ -116,15 +117,15 @@ def hybrid_topk(
 
     spark = candidates.sparkSession
     open_jobs = jobs.where(F.col("job_status") == "open").toPandas()
-    jobs_bc = spark.sparkContext.broadcast(job_side_by_tenant(open_jobs))
+    jobs_bc = spark.sparkContext.broadcast(job_side_by_tenant(open_jobs, weights_version))
     partitions = partitions or spark.sparkContext.defaultParallelism
     body = partial(
-        _score_batches, jobs_bc=jobs_bc, token=uuid.uuid4().hex, k=k, weights_version=weights_version,
-        block_size=block_size,
+        _score_batches, jobs_bc=jobs_bc, k=k, weights_version=weights_version, block_size=block_size
     )  # fmt: skip
-    scored = (
-        candidates.repartition(partitions).sortWithinPartitions("tenant_id").mapInPandas(body, SCORED_DDL)
-    )
+    # a shuffle only when the input has fewer partitions than task slots (it costs ~as much as the scoring)
+    if candidates.rdd.getNumPartitions() < partitions:
+        candidates = candidates.repartition(partitions)
+    scored = candidates.mapInPandas(body, SCORED_DDL)
     # candidate → job rows are complete per candidate; job → candidate rows are per-batch partial lists,
     # reduced here. One window over the single scored frame (splitting it into two filtered branches
     # would run the Python scoring twice).

@@ -121,11 +121,11 @@ def _marts(env: dict) -> dict:
 import json, duckdb
 from common.config import get_settings
 con = duckdb.connect(str(get_settings().warehouse_path), read_only=True)
-tables = con.sql("select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'").fetchall()
+tables = con.execute("select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'").fetchall()
 out = {}
 for schema, name in tables:
-    cols = [r[0] for r in con.sql(f"select column_name from information_schema.columns where table_schema='{schema}' and table_name='{name}'").fetchall()]
-    out[f"{schema}.{name}"] = {"rows": con.sql(f'select count(*) from "{schema}"."{name}"').fetchone()[0], "columns": cols}
+    cols = [r[0] for r in con.execute(f"select column_name from information_schema.columns where table_schema='{schema}' and table_name='{name}'").fetchall()]
+    out[f"{schema}.{name}"] = {"rows": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0], "columns": cols}
 print(json.dumps(out))
 """
     done = _jobs(env, "-c", code, timeout=300)
