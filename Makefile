@@ -3,7 +3,6 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PYTHONPATH := $(CURDIR)
-export PYTHONDONTWRITEBYTECODE := 1
 export SPARK_LOCAL_IP := 127.0.0.1
 export OPENBLAS_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
@@ -30,7 +29,7 @@ $(UV):
 $(VENV)/%/.synced: requirements/%.lock | $(UV)
 	@echo ">> installing the $* environment from requirements/$*.lock (first run only)"
 	@[ -x $(VENV)/$*/bin/python ] || $(UV) venv --quiet --python $(PYTHON_BASE) $(VENV)/$*
-	VIRTUAL_ENV=$(VENV)/$* $(UV) pip sync --quiet --find-links /opt/wheels --index-strategy unsafe-best-match requirements/$*.lock
+	VIRTUAL_ENV=$(VENV)/$* $(UV) pip sync --quiet --compile-bytecode --find-links /opt/wheels --index-strategy unsafe-best-match requirements/$*.lock
 	@if [ "$*" = jobs ]; then VIRTUAL_ENV=$(VENV)/jobs $(UV) pip install --quiet --no-deps -e .; fi
 	@touch $@
 
