@@ -1,6 +1,6 @@
 """AWS execution of a stage: EMR Serverless job on the long-lived application that infra/ deploys.
 
-Imported only when ``get_settings().env == "aws"`` (the amazon provider costs ~0.4 s to import).
+Imported only by the operator factory in AWS mode (the amazon provider costs ~0.4 s to import).
 Artefacts come from ``make package-spark`` (spark_jobs/package.py), uploaded under ``EMR_ARTEFACTS_URI``
 (default ``<artefacts zone>/emr``):
 - ``entrypoint.py``: runs a module's CLI (``entrypoint.py spark_jobs.match --run-date D``), the same CLI

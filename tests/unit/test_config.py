@@ -1,3 +1,6 @@
+import re
+from pathlib import Path
+
 import pytest
 
 from common.config import ConfigError, get_settings, reset_settings_cache
@@ -56,19 +59,34 @@ def test_unknown_environment_and_zone_are_rejected(monkeypatch):
         get_settings().zone_uri("platinum")
 
 
-def test_only_the_config_module_branches_on_the_environment():
-    """The seam rule, enforced: no other module reads PLATFORM_ENV or compares settings.env."""
-    from pathlib import Path
+# The seam and its adapters: the config itself, the pandas lake client (one backend class per
+# environment) and the Airflow operator factory (Spark in a local venv vs EMR Serverless).
+SEAM_ADAPTERS = {"common/config.py", "common/lake_client.py", "dags/_platform/tasks.py"}
+ENV_DECISION = re.compile(
+    r"""(getenv|environ\.get|environ\[)\(?\s*["']PLATFORM_ENV"""  # reading the variable itself
+    r"""|\.env\s*(==|!=|\bin\b)"""  # comparing settings.env
+    r"""|\.is_local\b|\[\s*\w*settings\w*\.env\s*\]"""  # is_local, or a dispatch on settings.env
+)
 
+
+def test_only_the_seam_branches_on_the_environment():
+    """The seam rule, enforced: no module outside the seam reads PLATFORM_ENV or branches on settings.env."""
     root = Path(__file__).resolve().parents[2]
+    skip = (".venv", "tests/", "node_modules", "infra/cdk.out", "infra/node_modules", "dist/", "build/")
     offenders = []
     for path in root.glob("*/**/*.py"):
         rel = path.relative_to(root).as_posix()
-        if rel.startswith((".venv", "tests/", "node_modules", "infra/cdk.out", "infra/node_modules")):
+        if rel.startswith(skip) or "/node_modules/" in rel or rel in SEAM_ADAPTERS:
             continue
-        if rel == "common/config.py":
-            continue
-        text = path.read_text(encoding="utf-8", errors="ignore")
-        if "PLATFORM_ENV" in text and "environ" in text:
-            offenders.append(rel)
-    assert offenders == [], f"modules reading PLATFORM_ENV directly: {offenders}"
+        for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="ignore").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if ENV_DECISION.search(code) and not code.strip().startswith(("\"", "'")):
+                offenders.append(f"{rel}:{lineno}: {line.strip()}")
+    assert offenders == [], "environment branches outside the seam:\n" + "\n".join(offenders)
+
+
+def test_the_seam_check_catches_a_branch():
+    assert ENV_DECISION.search('if os.environ.get("PLATFORM_ENV") == "aws":')
+    assert ENV_DECISION.search("if settings.env == 'aws':")
+    assert ENV_DECISION.search("client = _BACKENDS[settings.env]")
+    assert not ENV_DECISION.search('env = {"PLATFORM_ENV": "aws"}')  # setting it for a child is fine
