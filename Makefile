@@ -83,7 +83,7 @@ test-infra: install-infra install-checkov ## CDK synth, assertions, cdk-nag, cfn
 .PHONY: lint
 lint: install-jobs install-dbt ## ruff on Python, sqlfluff on dbt models
 	$(VENV)/jobs/bin/ruff check .
-	$(VENV)/jobs/bin/ruff format --check . || true
+	$(MAKE) --no-print-directory dbt-lint
 
 .PHONY: clean
 clean: services-down ## Remove the local lake, warehouse and service state (keeps venvs)
