@@ -38,7 +38,7 @@ ROUNDING_SLACK = 1e-6 + 2e-7
 
 # --- exact formulas (mirrors of matching.scoring, broadcast-friendly, float64) -------------------------
 def experience(have: np.ndarray, need: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         frac = np.where(have >= need, 1.0, have / need)
     out = np.where(np.isnan(need) | (need <= 0), 1.0, frac)
     out = np.where(~np.isnan(need) & (need > 0) & np.isnan(have), NEUTRAL, out)
@@ -63,7 +63,7 @@ def offered_salary(j: FeatureMatrix) -> np.ndarray:
 
 
 def salary(desired: np.ndarray, offered: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         ratio = np.where(offered >= desired, 1.0, offered / desired)
     out = np.where(np.isnan(desired) | np.isnan(offered) | (desired <= 0), NEUTRAL, ratio)
     return np.clip(out, 0.0, 1.0)
@@ -98,7 +98,7 @@ def pair_scores(c: FeatureMatrix, j: FeatureMatrix, ri: np.ndarray, ci: np.ndarr
         count_opt = np.asarray(cs.multiply(opt[ci]).sum(axis=1)).ravel().astype(np.float32)
         covered += w.optional_weight * count_opt
     total = _skill_totals(j, w)[ci]
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         skills = covered / total
     skills[total == 0] = NEUTRAL
     parts = {
@@ -152,7 +152,7 @@ class JobSide:
         per_skill = sp.csr_matrix(per_skill)
         total = _skill_totals(fm, w)
         vocab = np.unique(per_skill.indices)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             scale = np.where(total > 0, norm[1] / total, 0.0)
         dense = per_skill[:, vocab].toarray().T * scale[None, :] if len(vocab) else np.zeros((0, len(fm)))
         need = fm.years
@@ -184,7 +184,9 @@ def screen_error_bound(job: JobSide, cand_max_norm: float, cand_max_skills: int,
     sem = n[0] * (gamma(dim) + 3 * U32) * cand_max_norm * job.max_norm + n[0] * U32
     skills = n[1] * (gamma(min(cand_max_skills, job.max_skill_terms) + 1) + 2 * U32)
     structured = (n[2] + n[4]) * 4 * U32 + n[3] * 2 * U32
-    return float(sem + skills + structured + 8 * U32 * 1.5)  # + the float32 adds into the block
+    # + the float32 adds into the block, + 1e-6 so a block screened by its exact scores (the fallback
+    # for non-finite screens, see _tenant_topk) is covered too
+    return float(sem + skills + structured + 8 * U32 * 1.5 + 1e-6)
 
 
 def screen_block(c: FeatureMatrix, job: JobSide, out: np.ndarray | None = None,
@@ -295,9 +297,10 @@ def topk_both(c: FeatureMatrix, j: FeatureMatrix, k: int, weights: HybridWeights
             c_idx = np.flatnonzero(c.valid & (c.tenant == tenant))
             j_idx = np.flatnonzero(j.valid & (j.tenant == tenant))
             side = (job_sides or {}).get(tenant)
-            if side is None or not np.array_equal(side.index, j_idx):
-                side = JobSide.build(j, w, j_idx)
-            got = _tenant_topk(c.take(c_idx), side, k, block_size)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # absurd magnitudes: see above
+                if side is None or not np.array_equal(side.index, j_idx):
+                    side = JobSide.build(j, w, j_idx)
+                got = _tenant_topk(c.take(c_idx), side, k, block_size)
             (rc, rv, rcomp), (jc, jv, jcomp), count = got
             rescored += count
             c_cols[c_idx] = np.where(rc >= 0, j_idx[np.maximum(rc, 0)], -1)
@@ -339,6 +342,10 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int):
         cb = c.take(slice(start, stop))
         s = screen_block(cb, job, out=buf,
                          cand_skills=cand_skills[start:stop] if cand_skills is not None else None)
+        if not np.isfinite(s.sum(dtype=np.float64)):
+            # absurd magnitudes (e.g. a salary of 1e-300) overflowed float32: screen this block exactly
+            ri, ci = np.nonzero(np.ones(s.shape, dtype=bool))
+            s[ri, ci] = pair_scores(cb, job.fm, ri, ci, w)["score"]
         # candidate → job: complete within the block
         row_thr = (_kth_largest(s, k) - margin).astype(np.float32)
         ri, ci = np.nonzero(s >= row_thr[:, None])

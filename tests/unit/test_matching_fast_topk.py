@@ -163,3 +163,14 @@ def test_equals_brute_force_at_a_size_where_most_pairs_are_pruned():
     j = _features("job", 400, rng, dim=384, vocab=200, dup_share=0.02)
     got, _ = _check(c, j, 10, "w1", block_size=128)
     assert got.pairs_rescored < 0.25 * 600 * 400  # the screen really prunes
+
+
+def test_absurd_magnitudes_fall_back_to_exact_screening_and_stay_exact():
+    rng = np.random.default_rng(3)
+    c = _features("candidate", 40, rng, tenants=("a",))
+    j = _features("job", 30, rng, tenants=("a",))
+    c.salary_min[:5] = 1e-300  # 1 / desired overflows float32
+    c.years[5:8] = 1e300
+    j.years[:3] = 1e-300
+    j.salary_max[3:6] = 1e300
+    _check(c, j, 4, "w1", block_size=16)
