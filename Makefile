@@ -42,7 +42,7 @@ install: install-jobs install-dbt install-airflow install-infra install-checkov 
 install-jobs: $(VENV)/jobs/.synced ## Install the Spark/jobs venv
 install-dbt: $(VENV)/dbt/.synced ## Install the dbt venv
 install-airflow: $(VENV)/airflow/.synced ## Install the Airflow venv
-install-infra: $(VENV)/infra/.synced node_modules/.installed ## Install the CDK venv and CLI
+install-infra: $(VENV)/infra/.synced infra/node_modules/.installed ## Install the CDK venv and CLI
 install-checkov: $(VENV)/checkov/.synced ## Install the checkov venv
 
 node_modules/.installed: package.json package-lock.json
@@ -64,7 +64,7 @@ ENCODER ?=
 run: install-jobs install-dbt node_modules/.installed services-up ## Run the whole pipeline for one day on the local default, then print a summary
 	$(JOBS_PY) -m common.run_pipeline $(if $(RUN_DATE),--run-date $(RUN_DATE)) --seed $(SEED) --scale $(SCALE) $(if $(ENCODER),--encoder $(ENCODER))
 
-TEST_DEPS := install-jobs install-dbt install-airflow install-infra install-checkov node_modules/.installed install-chromium
+TEST_DEPS := install-jobs install-dbt install-airflow install-infra install-checkov node_modules/.installed install-chromium infra/node_modules/.installed
 
 .PHONY: test test-unit test-integration test-e2e test-airflow test-infra
 test: $(TEST_DEPS) ## Run every test tier (unit, integration, e2e, airflow, infra); installs what it needs

@@ -3,7 +3,7 @@
 # RUN_DATE is shared with `make run`; default day = yesterday, as the DAG runs.
 SPARK_RUN_DATE = $(or $(RUN_DATE),$(shell date -u -d yesterday +%F))
 ENCODER ?= $(or $(EMBEDDING_ENCODER),minilm)
-K ?= 20
+MATCH_K ?= 20
 N ?= 10000
 M ?= 4000
 OUT ?= .local/bench/scoring.json
@@ -23,7 +23,7 @@ embed: install-jobs ## Embed new/changed profile texts for RUN_DATE (ENCODER=min
 	$(JOBS_PY) -m spark_jobs.embed --run-date $(SPARK_RUN_DATE) --encoder $(ENCODER)
 
 match: install-jobs ## Exact hybrid top-K (K=20) both directions for RUN_DATE → gold/matches (pending audit)
-	$(JOBS_PY) -m spark_jobs.match --run-date $(SPARK_RUN_DATE) --k $(K)
+	$(JOBS_PY) -m spark_jobs.match --run-date $(SPARK_RUN_DATE) --k $(if $(filter command line,$(origin K)),$(K),$(MATCH_K))
 
 quality-gate: install-jobs ## Great Expectations audit of RUN_DATE's run: audited, or blocked (exit 2)
 	$(JOBS_PY) -m spark_jobs.quality_gate --run-date $(SPARK_RUN_DATE)
@@ -46,7 +46,7 @@ package-spark-deps: install-jobs ## Also build the relocatable dependencies arch
 	$(JOBS_PY) -m spark_jobs.package --out dist/emr --deps
 
 bench-scoring: install-jobs ## Hybrid top-K in Spark vs sgemm bound, naive crossJoin, FAISS (N=10000 M=4000 K=20 OUT=file.json)
-	OPENBLAS_NUM_THREADS=1 $(JOBS_PY) benchmarks/bench_scoring.py --n $(N) --m $(M) --k $(K) --out $(OUT)
+	OPENBLAS_NUM_THREADS=1 $(JOBS_PY) benchmarks/bench_scoring.py --n $(N) --m $(M) --k $(if $(filter command line,$(origin K)),$(K),$(MATCH_K)) --out $(OUT)
 
 bench-embed: install-jobs ## Embedding docs/s per encoder (hashing, static, minilm) on real resume texts (BENCH_DOCS=200)
 	$(JOBS_PY) benchmarks/bench_embed.py --docs $(BENCH_DOCS) --out .local/bench/embed.json

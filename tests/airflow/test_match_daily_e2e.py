@@ -125,7 +125,7 @@ tables = con.execute("select table_schema, table_name from information_schema.ta
 out = {}
 for schema, name in tables:
     cols = [r[0] for r in con.execute(f"select column_name from information_schema.columns where table_schema='{schema}' and table_name='{name}'").fetchall()]
-    out[f"{schema}.{name}"] = {"rows": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0], "columns": cols}
+    out[f"{schema}.{name}"] = {"rows": con.execute(f'select count(*) from "{schema}"."{name}"').fetchall()[0][0], "columns": cols}
 print(json.dumps(out))
 """
     done = _jobs(env, "-c", code, timeout=300)
