@@ -31,11 +31,11 @@ quality-gate: install-jobs ## Great Expectations audit of RUN_DATE's run: audite
 publish: install-jobs services-up ## Publish RUN_DATE's audited run to DynamoDB + MatchesReady event
 	$(JOBS_PY) -m spark_jobs.publish --run-date $(SPARK_RUN_DATE)
 
-top-matches: install-jobs ## A candidate's top jobs with explanations from DynamoDB (CANDIDATE=… TENANT=…)
+top-matches: install-jobs services-up ## A candidate's top jobs with explanations from DynamoDB (CANDIDATE=… TENANT=…)
 	@[ -n "$(CANDIDATE)" ] && [ -n "$(TENANT)" ] || { echo "usage: make top-matches CANDIDATE=<candidate_id> TENANT=<tenant_id>"; exit 2; }
 	$(JOBS_PY) -m spark_jobs.serving top-matches --candidate $(CANDIDATE) --tenant $(TENANT) -k $(or $(TOPK),10)
 
-top-candidates: install-jobs ## A job's top candidates from DynamoDB (JOB=… TENANT=…)
+top-candidates: install-jobs services-up ## A job's top candidates from DynamoDB (JOB=… TENANT=…)
 	@[ -n "$(JOB)" ] && [ -n "$(TENANT)" ] || { echo "usage: make top-candidates JOB=<job_id> TENANT=<tenant_id>"; exit 2; }
 	$(JOBS_PY) -m spark_jobs.serving top-candidates --job $(JOB) --tenant $(TENANT) -k $(or $(TOPK),10)
 

@@ -76,44 +76,41 @@ def current_run(dynamodb, table: str, pk: str) -> str | None:
 
 
 def top_jobs_for_candidate(tenant_id: str, candidate_id: str, k: int = 10, dynamodb=None) -> TopMatches:
-    from common.aws import client
-
-    dynamodb = dynamodb or client("dynamodb")
-    table = get_settings().dynamodb_table
-    pk = candidate_pk(tenant_id, candidate_id)
-    run_id = current_run(dynamodb, table, pk)
-    if run_id is None:
-        return TopMatches(tenant_id, "candidate", candidate_id, None, [])
-    response = dynamodb.query(
-        TableName=table,
-        KeyConditionExpression="PK = :pk AND begins_with(SK, :run)",
-        ExpressionAttributeValues={":pk": {"S": pk}, ":run": {"S": run_prefix(run_id)}},
-        ScanIndexForward=True,
-        Limit=k,
+    """A candidate's top-K jobs of its CURRENT run: one Query on the table's primary key."""
+    return _top_of_current_run(
+        tenant_id, "candidate", candidate_id, candidate_pk(tenant_id, candidate_id), ("PK", "SK", None), k, dynamodb
     )
-    matches = [_to_match(item, i + 1) for i, item in enumerate(response.get("Items", []))]
-    return TopMatches(tenant_id, "candidate", candidate_id, run_id, matches)
 
 
 def top_candidates_for_job(tenant_id: str, job_id: str, k: int = 10, dynamodb=None) -> TopMatches:
+    """A job's top-K candidates of its CURRENT run: one Query on the gsi1 index."""
+    return _top_of_current_run(
+        tenant_id, "job", job_id, job_pk(tenant_id, job_id), ("GSI1PK", "GSI1SK", "gsi1"), k, dynamodb
+    )
+
+
+def _top_of_current_run(tenant_id, side, entity_id, pk, keys, k, dynamodb) -> TopMatches:
+    """Follow the entity's CURRENT pointer, then read that run's items in sort-key (score) order."""
     from common.aws import client
 
     dynamodb = dynamodb or client("dynamodb")
     table = get_settings().dynamodb_table
-    pk = job_pk(tenant_id, job_id)
     run_id = current_run(dynamodb, table, pk)
     if run_id is None:
-        return TopMatches(tenant_id, "job", job_id, None, [])
-    response = dynamodb.query(
-        TableName=table,
-        IndexName="gsi1",
-        KeyConditionExpression="GSI1PK = :pk AND begins_with(GSI1SK, :run)",
-        ExpressionAttributeValues={":pk": {"S": pk}, ":run": {"S": run_prefix(run_id)}},
-        ScanIndexForward=True,
-        Limit=k,
-    )
+        return TopMatches(tenant_id, side, entity_id, None, [])
+    pk_attr, sk_attr, index = keys
+    query = {
+        "TableName": table,
+        "KeyConditionExpression": f"{pk_attr} = :pk AND begins_with({sk_attr}, :run)",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":run": {"S": run_prefix(run_id)}},
+        "ScanIndexForward": True,
+        "Limit": k,
+    }
+    if index:
+        query["IndexName"] = index
+    response = dynamodb.query(**query)
     matches = [_to_match(item, i + 1) for i, item in enumerate(response.get("Items", []))]
-    return TopMatches(tenant_id, "job", job_id, run_id, matches)
+    return TopMatches(tenant_id, side, entity_id, run_id, matches)
 
 
 def render(result: TopMatches) -> str:
