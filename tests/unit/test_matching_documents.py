@@ -7,6 +7,7 @@ import zlib
 
 import pytest
 
+from ingestion.documents import assemble_pdf
 from matching.documents import DocumentError, extract_text
 
 pytestmark = pytest.mark.unit
@@ -63,18 +64,7 @@ def _image_only_pdf() -> bytes:
         b"/Filter /FlateDecode /Length " + str(len(pixel)).encode() + b" >>\nstream\n" + pixel + b"\nendstream",
         b"<< /Length 31 >>\nstream\nq 100 0 0 100 0 0 cm /Im1 Do Q\nendstream",
     ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{i} 0 obj\n".encode() + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for off in offsets:
-        out.write(f"{off:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
+    return assemble_pdf(objects)
 
 
 def test_image_only_pdf_is_reported():
