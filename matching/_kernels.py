@@ -1,13 +1,20 @@
-"""numba kernels of matching.fast_topk: the passes numpy cannot do without (b, m) temporaries.
+"""numba kernels of matching.fast_topk: the per-pair work numpy cannot do without (b, m) temporaries.
 
-The screened value of a pair is ``max(sem, 0) + struct`` (two GEMM outputs, combined on the fly):
-- ``row_probes`` / ``col_probes``: the top-k entries of each row / of chosen columns of a screened block,
-  in one streaming pass (no partition copy, no transpose);
-- ``emit_survivors``: every pair above its row's or its column's threshold, in one pass;
+A pair's *bound* is ``max(sem, 0) + bound_row[j]``: ``sem`` is the block's semantic GEMM output (the
+candidate vector pre-scaled by the semantic weight) and ``bound_row`` the candidate's structured upper
+bound against every job, summed from a few rows of per-job tables (its skills, its experience and salary
+buckets, its location class, the job-only constant) — built per candidate into a buffer that stays in
+cache. Pairs already scored in a block are marked NaN in ``sem``: NaN never compares true.
+
+- ``row_probes`` / ``col_probes``: the k best bounds of each row / of chosen jobs (jobs visited in tiles so
+  the tables' columns stay in cache);
+- ``emit_survivors``: every pair whose bound reaches its row's or its job's threshold;
 - ``structured`` / ``semantic``: the components of chosen pairs with the library's formulas (float64,
-  scalar code that mirrors ``matching.scoring`` operation by operation; the cosine sums in another order).
+  scalar code that mirrors ``matching.scoring`` operation by operation; the cosine sums in another order);
+- ``push_topk``: running k best values per group.
 
-Compiled on first use and cached next to this file (or under NUMBA_CACHE_DIR when it is read-only).
+An *estimate* is exact structured parts + the float32 semantic term of the GEMM (off by at most the
+caller's ``spread``). Compiled on first use and cached (NUMBA_CACHE_DIR when the code is read-only).
 """
 
 from __future__ import annotations
@@ -17,134 +24,77 @@ from numba import njit
 
 NEUTRAL = 0.5
 UNKNOWN = -1
-# in ``struct``: a pair already scored in this block. Finite (screened values are >= 0 and thresholds
-# are floored at -1), so the passes need no special case for it.
-DONE = np.float32(-1e30)
-THRESHOLD_FLOOR = -1.0
-
-
 CHUNK = 16  # columns checked together: a chunk with nothing above the bar is skipped branch-free
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _pair_struct(i, j, c_ptr, c_pos, c_years, c_city, c_country, c_remote, c_desired,
+                 j_ess, j_opt, has_opt, j_total, j_need, j_city, j_country, j_remote, j_offered,
+                 ess_weight, opt_weight32):  # fmt: skip
+    """skills, experience, location, salary of one pair: the library's rules, scalar by scalar."""
+    n_ess = 0
+    n_opt = 0
+    for q in range(c_ptr[i], c_ptr[i + 1]):
+        pos = c_pos[q]
+        word = pos >> 6
+        bit = np.uint64(1) << np.uint64(pos & 63)
+        if j_ess[j, word] & bit:
+            n_ess += 1
+        if has_opt and (j_opt[j, word] & bit):
+            n_opt += 1
+    total = j_total[j]
+    if total == 0.0:
+        skills = NEUTRAL
+    else:
+        covered = ess_weight * np.float64(n_ess)
+        if has_opt:  # numpy computes ``python float * float32 array`` in float32
+            covered += np.float64(opt_weight32 * np.float32(n_opt))
+        skills = covered / total
+    skills = min(max(skills, 0.0), 1.0)
+    have = c_years[i]
+    need = j_need[j]
+    if np.isnan(need) or need <= 0.0:
+        exp = 1.0
+    elif np.isnan(have):
+        exp = NEUTRAL
+    elif have >= need:
+        exp = 1.0
+    else:
+        exp = have / need
+    exp = min(max(exp, 0.0), 1.0)
+    loc = NEUTRAL
+    if c_country[i] != UNKNOWN and j_country[j] != UNKNOWN:
+        loc = 0.6 if c_country[i] == j_country[j] else 0.0
+    if c_city[i] != UNKNOWN and c_city[i] == j_city[j]:
+        loc = 1.0
+    if c_remote[i] == 2 and j_remote[j] == 0:
+        loc = loc * 0.5
+    if j_remote[j] == 2:
+        loc = 1.0
+    desired = c_desired[i]
+    offered = j_offered[j]
+    if np.isnan(desired) or np.isnan(offered) or desired <= 0.0:
+        sal = NEUTRAL
+    elif offered >= desired:
+        sal = 1.0
+    else:
+        sal = offered / desired
+    sal = min(max(sal, 0.0), 1.0)
+    return skills, exp, loc, sal
+
+
 @njit(cache=True, nogil=True)
-def row_probes(sem, struct, k):
-    """(b, k) column indices of the k largest screened values of each row (any order)."""
-    b, m = sem.shape
-    out = np.empty((b, k), dtype=np.int64)
-    vals = np.empty(k, dtype=np.float32)
-    zero = np.float32(0.0)
-    half = np.float32(0.5)
-    for i in range(b):
-        srow = sem[i]
-        row = struct[i]
-        for t in range(k):
-            vals[t] = max(srow[t], zero) + row[t]
-            out[i, t] = t
-        lo = 0
-        for t in range(1, k):
-            if vals[t] < vals[lo]:
-                lo = t
-        floor = vals[lo]
-        j0 = k
-        while j0 < m:
-            j1 = min(j0 + CHUNK, m)
-            hit = False
-            for j in range(j0, j1):  # branch-free (vectorised): (x + |x|) / 2 == max(x, 0) exactly
-                hit |= (srow[j] + abs(srow[j])) * half + row[j] > floor
-            if hit:
-                for j in range(j0, j1):
-                    v = max(srow[j], zero) + row[j]
-                    if v > floor:
-                        vals[lo] = v
-                        out[i, lo] = j
-                        lo = 0
-                        for t in range(1, k):
-                            if vals[t] < vals[lo]:
-                                lo = t
-                        floor = vals[lo]
-            j0 = j1
+def structured(ri, ci, c_ptr, c_pos, c_years, c_city, c_country, c_remote, c_desired,
+               j_ess, j_opt, has_opt, j_total, j_need, j_city, j_country, j_remote, j_offered,
+               ess_weight, opt_weight32):  # fmt: skip
+    """(P, 4) float64 skills, experience, location, salary of pairs (ri[p], ci[p]) — unrounded."""
+    out = np.empty((len(ri), 4), dtype=np.float64)
+    for p in range(len(ri)):
+        out[p, 0], out[p, 1], out[p, 2], out[p, 3] = _pair_struct(
+            ri[p], ci[p], c_ptr, c_pos, c_years, c_city, c_country, c_remote, c_desired,
+            j_ess, j_opt, has_opt, j_total, j_need, j_city, j_country, j_remote, j_offered,
+            ess_weight, opt_weight32)  # fmt: skip
     return out
-
-
-@njit(cache=True, nogil=True)
-def col_probes(sem, struct, k, cols):
-    """(len(cols), k) row indices of the k largest values of each chosen column (skipping DONE entries).
-
-    Entries are -1 when a column has fewer than k such rows.
-    """
-    b = sem.shape[0]
-    nc = len(cols)
-    out = np.full((nc, k), -1, dtype=np.int64)
-    vals = np.empty((nc, k), dtype=np.float32)
-    filled = np.zeros(nc, dtype=np.int64)
-    floor = np.full(nc, -np.inf, dtype=np.float32)
-    lo = np.zeros(nc, dtype=np.int64)
-    for i in range(b):
-        srow = sem[i]
-        row = struct[i]
-        for q in range(nc):
-            v = row[cols[q]]
-            if v <= DONE:
-                continue
-            v += max(srow[cols[q]], np.float32(0.0))
-            if filled[q] < k:
-                vals[q, filled[q]] = v
-                out[q, filled[q]] = i
-                filled[q] += 1
-                if filled[q] < k:
-                    continue
-            elif v > floor[q]:
-                vals[q, lo[q]] = v
-                out[q, lo[q]] = i
-            else:
-                continue
-            best = 0
-            for t in range(1, k):
-                if vals[q, t] < vals[q, best]:
-                    best = t
-            lo[q] = best
-            floor[q] = vals[q, best]
-    return out
-
-
-@njit(cache=True, nogil=True)
-def emit_survivors(sem, struct, row_thr, col_thr, out_r, out_c):
-    """Pairs screened >= row_thr[i] or >= col_thr[j] (DONE pairs never qualify: thresholds are > DONE).
-
-    Writes up to len(out_r) pairs and returns how many qualify (larger than the buffer = call again).
-    """
-    b, m = sem.shape
-    cap = len(out_r)
-    count = 0
-    zero = np.float32(0.0)
-    half = np.float32(0.5)
-    for i in range(b):
-        srow = sem[i]
-        row = struct[i]
-        rt = row_thr[i]
-        j0 = 0
-        while j0 < m:
-            j1 = min(j0 + CHUNK, m)
-            hit = False
-            for j in range(j0, j1):  # branch-free (vectorised): (x + |x|) / 2 == max(x, 0) exactly
-                v = (srow[j] + abs(srow[j])) * half + row[j]
-                hit |= (v >= rt) | (v >= col_thr[j])
-            if hit:
-                for j in range(j0, j1):
-                    v = max(srow[j], zero) + row[j]
-                    if v >= rt or v >= col_thr[j]:
-                        if count < cap:
-                            out_r[count] = i
-                            out_c[count] = j
-                        count += 1
-            j0 = j1
-    return count
-
-
-@njit(cache=True, nogil=True)
-def mark_done(struct, rows, cols):
-    for p in range(len(rows)):
-        struct[rows[p], cols[p]] = DONE
 
 
 @njit(cache=True, nogil=True)
@@ -177,77 +127,174 @@ def semantic(ri, ci, c_vec, j_vec):
     return out
 
 
-@njit(cache=True, nogil=True)
-def structured(
-    ri, ci,
-    c_ptr, c_pos, c_years, c_city, c_country, c_remote, c_desired,
-    j_ess, j_opt, has_opt, j_total, j_need, j_city, j_country, j_remote, j_offered,
-    ess_weight, opt_weight32,
-):  # fmt: skip
-    """(P, 4) float64 skills, experience, location, salary of pairs (ri[p], ci[p]) — unrounded.
+@njit(cache=True, nogil=True, inline="always")
+def _bound_row(u, i, j0, j1, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):
+    """u[:j1-j0] = candidate i's structured bound against jobs j0..j1 (float32 sums of table rows).
 
-    Same scalar operations as matching.scoring (see there for the rules); the optional-skill term is a
-    float32 product, as numpy computes ``python float * float32 array``.
+    Loops index slices from 0 (no negative-index wrap), so LLVM vectorises them.
     """
-    n_pairs = len(ri)
-    out = np.empty((n_pairs, 4), dtype=np.float64)
-    for p in range(n_pairs):
-        i = ri[p]
-        j = ci[p]
-        # skills: essential / optional counts by bit tests over the candidate's vocabulary positions
-        n_ess = 0
-        n_opt = 0
-        for q in range(c_ptr[i], c_ptr[i + 1]):
-            pos = c_pos[q]
-            word = pos >> 6
-            bit = np.uint64(1) << np.uint64(pos & 63)
-            if j_ess[j, word] & bit:
-                n_ess += 1
-            if has_opt and (j_opt[j, word] & bit):
-                n_opt += 1
-        total = j_total[j]
-        if total == 0.0:
-            skills = NEUTRAL
-        else:
-            covered = ess_weight * np.float64(n_ess)
-            if has_opt:
-                covered += np.float64(opt_weight32 * np.float32(n_opt))
-            skills = covered / total
-        out[p, 0] = min(max(skills, 0.0), 1.0)
-        # experience
-        have = c_years[i]
-        need = j_need[j]
-        if np.isnan(need) or need <= 0.0:
-            exp = 1.0
-        elif np.isnan(have):
-            exp = NEUTRAL
-        elif have >= need:
-            exp = 1.0
-        else:
-            exp = have / need
-        out[p, 1] = min(max(exp, 0.0), 1.0)
-        # location
-        loc = NEUTRAL
-        if c_country[i] != UNKNOWN and j_country[j] != UNKNOWN:
-            loc = 0.6 if c_country[i] == j_country[j] else 0.0
-        if c_city[i] != UNKNOWN and c_city[i] == j_city[j]:
-            loc = 1.0
-        if c_remote[i] == 2 and j_remote[j] == 0:
-            loc = loc * 0.5
-        if j_remote[j] == 2:
-            loc = 1.0
-        out[p, 2] = loc
-        # salary
-        desired = c_desired[i]
-        offered = j_offered[j]
-        if np.isnan(desired) or np.isnan(offered) or desired <= 0.0:
-            sal = NEUTRAL
-        elif offered >= desired:
-            sal = 1.0
-        else:
-            sal = offered / desired
-        out[p, 3] = min(max(sal, 0.0), 1.0)
+    w = j1 - j0
+    src = loc_table[c_loc[i], j0:j1]
+    for t in range(w):
+        u[t] = src[t]
+    for f in range(c_fixed.shape[1]):
+        src = tables[c_fixed[i, f], j0:j1]
+        for t in range(w):
+            u[t] += src[t]
+    for q in range(t_ptr[i], t_ptr[i + 1]):
+        src = tables[t_rows[q], j0:j1]
+        for t in range(w):
+            u[t] += src[t]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_semantic(u, srow, w):
+    """u += max(sem, 0) exactly ((x + |x|) / 2 == max(x, 0); NaN — a done pair — stays NaN)."""
+    half = np.float32(0.5)
+    for t in range(w):
+        u[t] += (srow[t] + abs(srow[t])) * half
+
+
+@njit(cache=True, nogil=True)
+def bound_rows(rows, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):
+    """(len(rows), m) structured bounds (tests and diagnostics)."""
+    m = tables.shape[1]
+    out = np.empty((len(rows), m), dtype=np.float32)
+    for r in range(len(rows)):
+        _bound_row(out[r], rows[r], 0, m, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc)
     return out
+
+
+@njit(cache=True, nogil=True)
+def col_probes(sem, start, k, cols, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):
+    """(len(cols), k) block rows of the k largest bounds of each chosen job (-1 when fewer than k rows)."""
+    b = sem.shape[0]
+    m = tables.shape[1]
+    nc = len(cols)
+    u = np.empty(m, dtype=np.float32)
+    out = np.full((nc, k), -1, dtype=np.int64)
+    vals = np.empty((nc, k), dtype=np.float32)
+    filled = np.zeros(nc, dtype=np.int64)
+    floor = np.full(nc, -np.inf, dtype=np.float32)
+    lo = np.zeros(nc, dtype=np.int64)
+    for r in range(b):
+        _bound_row(u, start + r, 0, m, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc)
+        srow = sem[r]
+        for q in range(nc):
+            j = cols[q]
+            v = max(srow[j], np.float32(0.0)) + u[j]
+            if filled[q] < k:
+                vals[q, filled[q]] = v
+                out[q, filled[q]] = r
+                filled[q] += 1
+                if filled[q] < k:
+                    continue
+            elif v > floor[q]:
+                vals[q, lo[q]] = v
+                out[q, lo[q]] = r
+            else:
+                continue
+            best = 0
+            for t in range(1, k):
+                if vals[q, t] < vals[q, best]:
+                    best = t
+            lo[q] = best
+            floor[q] = vals[q, best]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def row_probes(sem, start, k, tile, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):
+    """(b, k) jobs of the k largest bounds of each block row (-1 when fewer), skipping NaN (done) pairs.
+
+    Jobs are visited ``tile`` at a time for all rows, so the tables' columns stay in cache.
+    """
+    b = sem.shape[0]
+    m = tables.shape[1]
+    u = np.empty(tile, dtype=np.float32)
+    idx = np.full((b, k), -1, dtype=np.int64)
+    vals = np.empty((b, k), dtype=np.float32)
+    filled = np.zeros(b, dtype=np.int64)
+    lo = np.zeros(b, dtype=np.int64)
+    floor = np.full(b, -np.inf, dtype=np.float32)
+    for j0 in range(0, m, tile):
+        j1 = min(j0 + tile, m)
+        w = j1 - j0
+        for r in range(b):
+            _bound_row(u, start + r, j0, j1, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc)
+            _add_semantic(u, sem[r, j0:j1], w)
+            fl = floor[r]
+            for c0 in range(0, w, CHUNK):
+                chunk = u[c0 : min(c0 + CHUNK, w)]
+                if filled[r] >= k:
+                    hit = False
+                    for t in range(len(chunk)):  # vectorised: most chunks stop here
+                        hit |= chunk[t] > fl
+                    if not hit:
+                        continue
+                for t in range(len(chunk)):
+                    v = chunk[t]
+                    if v != v:  # NaN: already scored
+                        continue
+                    f = filled[r]
+                    if f < k:
+                        vals[r, f] = v
+                        idx[r, f] = j0 + c0 + t
+                        filled[r] = f + 1
+                        if f + 1 < k:
+                            continue
+                    elif v > fl:
+                        vals[r, lo[r]] = v
+                        idx[r, lo[r]] = j0 + c0 + t
+                    else:
+                        continue
+                    best = 0
+                    for q in range(1, k):
+                        if vals[r, q] < vals[r, best]:
+                            best = q
+                    lo[r] = best
+                    fl = vals[r, best]
+            floor[r] = fl
+    return idx
+
+
+@njit(cache=True, nogil=True)
+def emit_survivors(sem, start, row_thr, col_thr, tile, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc,
+                   out_r, out_c):  # fmt: skip
+    """Block pairs whose bound is >= row_thr[r] or >= col_thr[j] (NaN = done: never). Writes up to
+    len(out_r) and returns how many qualify (more = call again with room)."""
+    b = sem.shape[0]
+    m = tables.shape[1]
+    u = np.empty(tile, dtype=np.float32)
+    bar = np.empty(tile, dtype=np.float32)
+    cap = len(out_r)
+    count = 0
+    for j0 in range(0, m, tile):
+        j1 = min(j0 + tile, m)
+        w = j1 - j0
+        ct = col_thr[j0:j1]
+        for r in range(b):
+            _bound_row(u, start + r, j0, j1, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc)
+            _add_semantic(u, sem[r, j0:j1], w)
+            rt = row_thr[r]
+            for t in range(w):  # a pair qualifies when its bound reaches the lower of the two bars
+                bar[t] = min(rt, ct[t])
+            for c0 in range(0, w, CHUNK):
+                c1 = min(c0 + CHUNK, w)
+                chunk = u[c0:c1]
+                cbar = bar[c0:c1]
+                hit = False
+                for t in range(len(chunk)):  # vectorised: most chunks stop here
+                    hit |= chunk[t] >= cbar[t]
+                if not hit:
+                    continue
+                for t in range(len(chunk)):
+                    if chunk[t] >= cbar[t]:
+                        if count < cap:
+                            out_r[count] = r
+                            out_c[count] = j0 + c0 + t
+                        count += 1
+    return count
 
 
 @njit(cache=True, nogil=True)

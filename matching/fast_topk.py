@@ -1,32 +1,27 @@
-"""Exact hybrid top-K, both directions, at close to GEMM speed: an upper-bound screen + exact re-score.
+"""Exact hybrid top-K, both directions, at close to GEMM speed: an upper bound screen + exact re-score.
 
 ``matching.scoring.score_matrix`` builds five float64 (n, m) arrays per block (~30 elementwise passes).
-Here a block of candidates costs one float32 GEMM over augmented vectors and two streaming passes:
+Here a block of candidates costs one float32 GEMM (the semantic term) and one streaming numba pass
+(``_kernels.block_pass``) that reads its output once:
 
-1. **Screen** (one sgemm): the candidate row is ``[w_sem * vector | skill buckets | experience bucket |
-   salary bucket | 1 | location class]`` (one-hots), the job column holds the matching weights and
-   per-bucket tables, so the product is an *upper bound* of the hybrid score (minus the float32 error
-   ``screen_error_bound``) for every pair with a non-negative cosine:
-   - skills: the job's per-skill weight / total summed per bucket (one dimension per skill when the
-     tenant's job vocabulary is small, else hashed: a bucket hit counts the whole bucket's weight);
+1. **Bound**: ``max(w_sem * cos, 0) + bound_row[j]``, where the candidate's structured bound row is the sum
+   of a few rows of per-job tables (``JobSide.tables``), an upper bound of the other four terms:
+   - skills: one row per skill of the tenant's job vocabulary (the job's weight for it / its total), so
+     the sum over the candidate's skills is the coverage itself (hashed rows past ``SKILL_ROWS`` skills);
    - experience: the library formula at the bucket's upper edge (it only grows with the years held);
    - salary: the formula at the bucket's lower edge (it only shrinks with the salary asked);
-   - location: exact, one class per distinct (city, country, remote-only) in the block (candidates are
-     sorted by it), the rare rest share one class scored 1;
-   - job-only constants (the neutral skills term of a job that lists none) through the constant 1.
-2. **Probes** (``_kernels.row_probes`` / ``col_probes``): the k best screened jobs of each row (and, until
-   a job has k exact scores, the k best rows of each job) are scored exactly; their k-th exact score is
-   a lower bound of the row's (job's) true k-th.
-3. **Survivors** (``_kernels.emit_survivors``): only pairs whose bound reaches a row's or a job's lower
-   bound (less the error margin) can be in a top-k; they are scored exactly (``_kernels.exact_parts``:
-   the library's formulas, float64, same operations) and ranked score desc, index asc. A job's lower
-   bound rises block after block from every exact score seen.
+   - location: exact, one row per distinct (city, country, remote-only) of the call's candidates;
+   - the job-only constant (the neutral skills term of a job that lists none).
+2. **Probes**: the k best bounds of each row (and, until a job has k lower bounds, the k best rows of
+   each job) get an *estimate* — exact structured parts + the float32 semantic term, off by at most
+   ``spread``; the k-th estimate less ``spread`` bounds the row's (job's) true k-th score from below.
+3. **Survivors**: only pairs whose bound reaches a row's or a job's lower bound (less the float32 error
+   ``margin``) can be in a top-k; they get an estimate too. A job's lower bound rises block by block.
+4. **Exact**: only pairs whose estimate is within ``2 * spread`` of a k-th get the float64 cosine; their
+   scores are the library's (same formulas, same rounding), ranked score desc, index asc.
 
-The clipped cosine (``max(cos, 0)``) is the one term the linear screen under-estimates: a pair with a
-negative cosine scores at most the job's structured maximum, so a row or job whose lower bound is not
-above that maximum is scored whole. The result equals brute force over ``score_matrix`` (tests), and
-invalid profiles and cross-tenant pairs are never scored; rows with fewer than K rankable columns are
-padded with -1 / NaN.
+The result equals brute force over ``score_matrix`` (tests): invalid profiles and cross-tenant pairs are
+never scored; rows with fewer than K rankable columns are padded with -1 / NaN.
 """
 
 from __future__ import annotations
@@ -44,11 +39,11 @@ from matching.topk import TopK
 U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
 # the library rounds to 1e-6 (half of it each side) + float64 noise + the float32 cast of a threshold
 ROUNDING_SLACK = 1e-6 + 2e-7
-# bucket edges of the screen (each bucket is one dimension of the GEMM; finer = tighter bound)
-EXP_EDGES = np.array([*range(21), 22.5, 25, 30, 40, np.inf], dtype=np.float64)  # upper edges, years held
-SAL_EDGES = np.geomspace(15_000.0, 500_000.0, 15)  # lower edges, yearly salary asked
-SKILL_DIMS = 32
-LOCATION_SLOTS = 12
+# bucket edges of the bound tables (one table row each: a candidate reads one row, so fine is cheap)
+EXP_EDGES = np.concatenate([np.arange(0.0, 40.5, 0.5), [50.0, np.inf]])  # upper edges, years held
+SAL_EDGES = np.geomspace(10_000.0, 1_000_000.0, 118)  # lower edges (4 % apart), yearly salary asked
+SKILL_ROWS = 1024  # exact per-skill rows up to this job vocabulary, hashed rows beyond
+LOCATION_ROWS = 1024  # exact location classes per call; rarer ones share a row scored 1
 
 
 # --- exact formulas (mirrors of matching.scoring, broadcast-friendly, float64) -------------------------
@@ -107,12 +102,12 @@ def _bitsets(matrix: sp.csr_matrix, vocab: np.ndarray, words: int) -> np.ndarray
     return out
 
 
-def _exp_bucket(have: np.ndarray) -> np.ndarray:
+def _exp_row(have: np.ndarray) -> np.ndarray:
     """Bucket whose upper edge is the first >= the years held; unknown → the last bucket."""
     return np.where(np.isnan(have), len(EXP_EDGES), np.searchsorted(EXP_EDGES, have, side="left"))
 
 
-def _sal_bucket(desired: np.ndarray) -> np.ndarray:
+def _sal_row(desired: np.ndarray) -> np.ndarray:
     """0: below the first edge; 1..E: the last edge <= the salary asked; E + 1: unknown / not positive."""
     unknown = np.isnan(desired) | (desired <= 0)
     safe = np.where(unknown, 1.0, desired)
@@ -122,196 +117,192 @@ def _sal_bucket(desired: np.ndarray) -> np.ndarray:
 # --- job side, prepared once per tenant -----------------------------------------------------------------
 @dataclass
 class JobSide:
-    """One tenant's jobs as screen operands (job columns of the GEMM) and exact-kernel arrays."""
+    """One tenant's jobs: the semantic GEMM operand, the bound tables and the exact-kernel arrays.
+
+    The tables (the largest part) are built on first use and not pickled: a Spark broadcast carries the
+    features only and each worker builds them once.
+    """
 
     fm: FeatureMatrix  # the jobs (valid ones unless built otherwise)
     index: np.ndarray  # (m,) their rows in the caller's job matrix
     weights: HybridWeights
     norm: np.ndarray  # normalised component weights
-    sem_t: np.ndarray  # (d, m) float32 job vectors, the semantic GEMM operand
-    struct: np.ndarray  # (S, m) float32 structured GEMM operand; the location rows are filled per block
-    loc_row: int  # first location row of ``struct``
     vocab: np.ndarray  # sorted skill ids used by any of these jobs
-    skill_bucket: np.ndarray  # (len(vocab),) screen dimension of each vocabulary position
-    vectors: np.ndarray  # (m, d) float32
-    ess_bits: np.ndarray  # (m, words) uint64 over vocabulary positions
-    opt_bits: np.ndarray
-    has_opt: bool
     total: np.ndarray  # (m,) float64 skill total (library formula)
-    need: np.ndarray  # (m,) float64 years required
     offered: np.ndarray  # (m,) float64 offered salary (library formula)
-    smax: np.ndarray  # (m,) the largest structured (non-semantic) bound of each job
     max_norm: float
+    _cache: dict | None = None
 
     @classmethod
     def build(cls, j: FeatureMatrix, weights: HybridWeights | str | None = None, index=None) -> JobSide:
         w = resolve_weights(weights)
-        norm = w.component_weights()
         index = np.flatnonzero(j.valid) if index is None else np.asarray(index, dtype=np.int64)
         fm = j.take(index)
-        m = len(fm)
         ess, opt = _job_skill_sets(fm)
-        per_skill = w.essential_weight * ess.astype(np.float64)
-        if opt is not None:
-            per_skill = per_skill + w.optional_weight * opt.astype(np.float64)
-        per_skill = sp.csr_matrix(per_skill)
-        per_skill.eliminate_zeros()
-        total = _skill_totals(fm, w)
         vocab = np.unique(np.concatenate([ess.indices, opt.indices if opt is not None else []])).astype(np.int64)
-        buckets = np.arange(len(vocab)) % SKILL_DIMS
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            scale = np.where(total > 0, norm[1] / np.where(total > 0, total, 1.0), 0.0)
-        skill_rows = np.zeros((SKILL_DIMS, m))
-        if len(vocab):
-            weighted = sp.diags(scale) @ per_skill[:, vocab]  # (m, V): the skill term's share per skill
-            to_bucket = sp.csr_matrix((np.ones(len(vocab)), (np.arange(len(vocab)), buckets)),
-                                      shape=(len(vocab), SKILL_DIMS))  # fmt: skip
-            skill_rows = np.asarray((weighted @ to_bucket).todense()).T
-        need, offered = fm.years, offered_salary(fm)
-        exp_rows = norm[2] * np.vstack([experience(np.full(m, e), need) for e in EXP_EDGES]
-                                       + [experience(np.full(m, np.nan), need)])  # fmt: skip
-        offered_known = np.where(np.isnan(offered), NEUTRAL, 1.0)
-        sal_rows = norm[4] * np.vstack([offered_known] + [salary(np.full(m, e), offered) for e in SAL_EDGES]
-                                       + [np.full(m, NEUTRAL)])  # fmt: skip
-        const = np.where(total == 0, norm[1] * NEUTRAL, 0.0)
-        loc_row = SKILL_DIMS + len(exp_rows) + len(sal_rows) + 1
-        struct = np.zeros((loc_row + LOCATION_SLOTS, m), dtype=np.float32)
-        struct[:loc_row] = np.vstack([skill_rows, exp_rows, sal_rows, const[None, :]])
-        smax = skill_rows.sum(axis=0) + exp_rows.max(axis=0) + sal_rows.max(axis=0) + const + norm[3]
-        words = max(1, -(-len(vocab) // 64))
-        return cls(
-            fm=fm, index=index, weights=w, norm=norm, sem_t=np.ascontiguousarray(fm.vectors.T, dtype=np.float32),
-            struct=struct, loc_row=loc_row, vocab=vocab,
-            skill_bucket=buckets, vectors=np.ascontiguousarray(fm.vectors, dtype=np.float32),
-            ess_bits=_bitsets(ess, vocab, words),
-            opt_bits=_bitsets(opt, vocab, words) if opt is not None else np.zeros((m, words), np.uint64),
-            has_opt=opt is not None, total=total, need=np.asarray(need, dtype=np.float64),
-            offered=np.asarray(offered, dtype=np.float64), smax=smax,
-            max_norm=float(np.linalg.norm(fm.vectors, axis=1).max()) if m else 0.0,
-        )  # fmt: skip
+        return cls(fm=fm, index=index, weights=w, norm=w.component_weights(), vocab=vocab,
+                   total=_skill_totals(fm, w), offered=np.asarray(offered_salary(fm), dtype=np.float64),
+                   max_norm=float(np.linalg.norm(fm.vectors, axis=1).max()) if len(fm) else 0.0)  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.index)
 
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_cache": None}
+
+    @property
+    def ops(self) -> dict:
+        """Kernel operands, built once: tables (R, m) float32, skill row of each vocabulary position,
+        (m, d) vectors and their transpose, essential / optional bitsets, scalar arrays."""
+        if self._cache is None:
+            self._cache = self._build_ops()
+        return self._cache
+
+    def _build_ops(self) -> dict:
+        fm, norm, w, m = self.fm, self.norm, self.weights, len(self)
+        ess, opt = _job_skill_sets(fm)
+        vocab = self.vocab
+        n_skill_rows = min(len(vocab), SKILL_ROWS)
+        skill_row = np.arange(len(vocab)) % max(n_skill_rows, 1)
+        skill_tab = np.zeros((n_skill_rows, m))
+        if len(vocab):
+            per_skill = w.essential_weight * ess.astype(np.float64)
+            if opt is not None:
+                per_skill = per_skill + w.optional_weight * opt.astype(np.float64)
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                scale = np.where(self.total > 0, norm[1] / np.where(self.total > 0, self.total, 1.0), 0.0)
+            weighted = sp.csr_matrix(sp.diags(scale) @ sp.csr_matrix(per_skill)[:, vocab])  # (m, V)
+            to_row = sp.csr_matrix((np.ones(len(vocab)), (np.arange(len(vocab)), skill_row)),
+                                   shape=(len(vocab), n_skill_rows))  # fmt: skip
+            skill_tab = np.asarray((weighted @ to_row).todense()).T
+        need = np.asarray(fm.years, dtype=np.float64)
+        exp_tab = norm[2] * np.vstack([experience(np.full(m, e), need) for e in EXP_EDGES]
+                                      + [experience(np.full(m, np.nan), need)])  # fmt: skip
+        offered = self.offered
+        sal_tab = norm[4] * np.vstack([np.where(np.isnan(offered), NEUTRAL, 1.0)]
+                                      + [salary(np.full(m, e), offered) for e in SAL_EDGES]
+                                      + [np.full(m, NEUTRAL)])  # fmt: skip
+        const = np.where(self.total == 0, norm[1] * NEUTRAL, 0.0)[None, :]
+        tables = np.ascontiguousarray(np.vstack([skill_tab, exp_tab, sal_tab, const]), dtype=np.float32)
+        words = max(1, -(-len(vocab) // 64))
+        return {
+            "tables": tables, "skill_row": skill_row.astype(np.int64), "exp_base": n_skill_rows,
+            "sal_base": n_skill_rows + len(exp_tab), "const_row": len(tables) - 1,
+            "vectors": np.ascontiguousarray(fm.vectors, dtype=np.float32),
+            "sem_t": np.ascontiguousarray(fm.vectors.T, dtype=np.float32),
+            "ess_bits": _bitsets(ess, vocab, words),
+            "opt_bits": _bitsets(opt, vocab, words) if opt is not None else np.zeros((m, words), np.uint64),
+            "has_opt": opt is not None, "need": need,
+            "city": np.asarray(fm.city, np.int64), "country": np.asarray(fm.country, np.int64),
+            "remote": np.asarray(fm.remote, np.int8),
+        }  # fmt: skip
+
+    def exact_args(self) -> tuple:
+        o = self.ops
+        return (o["ess_bits"], o["opt_bits"], o["has_opt"], self.total, o["need"], o["city"], o["country"],
+                o["remote"], self.offered, float(self.weights.essential_weight),
+                np.float32(self.weights.optional_weight))  # fmt: skip
+
 
 @dataclass
 class _Candidates:
-    """Candidate-side arrays for one tenant against one JobSide (rows in the caller's order)."""
+    """Candidate-side arrays for one tenant's candidates against one JobSide (rows in the caller's order)."""
 
     fm: FeatureMatrix
     vectors: np.ndarray  # (n, d) float32
-    ptr: np.ndarray  # CSR over vocabulary positions of the job side
-    pos: np.ndarray
     sem: np.ndarray  # (n, d) float32 vectors * the semantic weight
-    static: np.ndarray  # (n, loc_row) float32 structured rows without the location one-hot
-    loc_key: np.ndarray  # (n,) int64 id of (city, country, remote-only)
+    ptr: np.ndarray  # CSR over vocabulary positions of the job side (exact skill counts)
+    pos: np.ndarray
+    t_ptr: np.ndarray  # CSR of the distinct skill table rows of each candidate (the bound)
+    t_rows: np.ndarray
+    fixed: np.ndarray  # (n, 3) experience, salary and constant table rows
+    loc: np.ndarray  # (n,) row of ``loc_table``
+    loc_table: np.ndarray  # (L + 1, m) float32 location bound per class (last: rare classes, 1)
     max_norm: float
+    max_terms: int  # most table rows summed into one bound row
 
     @classmethod
     def build(cls, c: FeatureMatrix, job: JobSide) -> _Candidates:
-        n = len(c)
+        n, ops = len(c), job.ops
         vectors = np.ascontiguousarray(c.vectors, dtype=np.float32)
         sub = c.skills[:, job.vocab].tocsr() if len(job.vocab) else sp.csr_matrix((n, 0))
         sub.eliminate_zeros()
         sub.sort_indices()
-        static = np.zeros((n, job.loc_row), dtype=np.float32)
-        if sub.nnz:
-            rows = np.repeat(np.arange(n), np.diff(sub.indptr))
-            static[rows, job.skill_bucket[sub.indices]] = 1.0
-        base = SKILL_DIMS
-        static[np.arange(n), base + _exp_bucket(c.years)] = 1.0
-        base += len(EXP_EDGES) + 1
-        static[np.arange(n), base + _sal_bucket(c.salary_min)] = 1.0
-        static[:, job.loc_row - 1] = 1.0
+        rows_of = sp.csr_matrix((np.ones(sub.nnz), ops["skill_row"][sub.indices], sub.indptr),
+                                shape=(n, max(len(ops["skill_row"]), 1)))  # fmt: skip
+        rows_of.sum_duplicates()  # hashed skills sharing a row count the row once
+        rows_of.sort_indices()
+        fixed = np.stack([ops["exp_base"] + _exp_row(np.asarray(c.years, np.float64)),
+                          ops["sal_base"] + _sal_row(np.asarray(c.salary_min, np.float64)),
+                          np.full(n, ops["const_row"])], axis=1).astype(np.int64)  # fmt: skip
         keys = np.stack([c.city, c.country, (c.remote == 2).astype(np.int64)], axis=1)
-        _, loc_key = np.unique(keys, axis=0, return_inverse=True) if n else (None, np.zeros(0, np.int64))
-        return cls(fm=c, vectors=vectors, ptr=sub.indptr.astype(np.int64), pos=sub.indices.astype(np.int64),
-                   sem=vectors * np.float32(job.norm[0]), static=static, loc_key=np.asarray(loc_key).ravel().astype(np.int64),
-                   max_norm=float(np.linalg.norm(vectors, axis=1).max()) if n else 0.0)  # fmt: skip
+        uniq, inverse, counts = (np.unique(keys, axis=0, return_inverse=True, return_counts=True) if n
+                                 else (np.zeros((0, 3), np.int64), np.zeros(0, np.int64), np.zeros(0)))  # fmt: skip
+        inverse = np.asarray(inverse).ravel()
+        exact = np.argsort(-counts, kind="stable")[:LOCATION_ROWS]
+        slot = np.full(len(uniq), len(exact))
+        slot[exact] = np.arange(len(exact))
+        jf = job.fm
+        loc_table = np.empty((len(exact) + 1, len(job)), dtype=np.float32)
+        loc_table[:-1] = job.norm[3] * location(uniq[exact, 0:1], uniq[exact, 1:2], 2 * uniq[exact, 2:3],
+                                                jf.city[None, :], jf.country[None, :], jf.remote[None, :])  # fmt: skip
+        loc_table[-1] = job.norm[3]
+        return cls(fm=c, vectors=vectors, sem=vectors * np.float32(job.norm[0]),
+                   ptr=sub.indptr.astype(np.int64), pos=sub.indices.astype(np.int64),
+                   t_ptr=rows_of.indptr.astype(np.int64), t_rows=rows_of.indices.astype(np.int64),
+                   fixed=fixed, loc=slot[inverse].astype(np.int64), loc_table=loc_table,
+                   max_norm=float(np.linalg.norm(vectors, axis=1).max()) if n else 0.0,
+                   max_terms=int(np.diff(rows_of.indptr).max(initial=0)) + 4)  # fmt: skip
+
+    def exact_args(self) -> tuple:
+        c = self.fm
+        return (self.ptr, self.pos, np.asarray(c.years, np.float64), np.asarray(c.city, np.int64),
+                np.asarray(c.country, np.int64), np.asarray(c.remote, np.int8),
+                np.asarray(c.salary_min, np.float64))  # fmt: skip
+
+    def bound_args(self, job: JobSide) -> tuple:
+        return (job.ops["tables"], self.t_ptr, self.t_rows, self.fixed, self.loc_table, self.loc)
 
 
-def screen_error_bound(job: JobSide, cand_max_norm: float) -> float:
-    """Bound on the float32 error of the screen: gamma_D over |terms| + the float32 casts of the operands
-    + the float32 sum of the two GEMM outputs."""
-    dims = job.sem_t.shape[0] + job.struct.shape[0]
-    gamma = dims * U32 / (1 - dims * U32)  # Higham's gamma_n, any summation order
-    magnitude = job.norm[0] * cand_max_norm * job.max_norm + 1.0  # the structured terms sum to <= 1
-    return float((gamma + 3 * U32) * magnitude + 1e-7)
+def _gamma(n: int) -> float:
+    return n * U32 / (1 - n * U32)  # Higham's gamma_n: float32 sums of n terms, any order
 
 
-def _block_operands(cands: _Candidates, job: JobSide, rows: slice, struct: np.ndarray) -> np.ndarray:
-    """Structured candidate rows of the block; the block's location classes go into ``struct``'s rows."""
-    block = np.zeros((rows.stop - rows.start, struct.shape[0]), dtype=np.float32)
-    block[:, : job.loc_row] = cands.static[rows]
-    keys = cands.loc_key[rows]
-    uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    first = np.searchsorted(keys, uniq) if np.all(keys[:-1] <= keys[1:]) else None
-    if first is None:  # unsorted caller: the first row of each key
-        first = np.array([np.flatnonzero(keys == u)[0] for u in uniq])
-    slot_of = np.full(len(uniq), LOCATION_SLOTS - 1)
-    if len(uniq) <= LOCATION_SLOTS:
-        slot_of = np.arange(len(uniq))
-    else:  # the most frequent keys get exact classes, the rest share a slot scored 1 (an upper bound)
-        top = np.argsort(-counts, kind="stable")[: LOCATION_SLOTS - 1]
-        slot_of[top] = np.arange(len(top))
-    fm, jf = cands.fm, job.fm
-    at = rows.start + first
-    table = job.norm[3] * location(fm.city[at][:, None], fm.country[at][:, None], fm.remote[at][:, None],
-                                   jf.city[None, :], jf.country[None, :], jf.remote[None, :])  # fmt: skip
-    loc = struct[job.loc_row :]
-    loc[:] = 0.0
-    exact = slot_of < LOCATION_SLOTS - 1 if len(uniq) > LOCATION_SLOTS else np.ones(len(uniq), bool)
-    loc[slot_of[exact]] = table[exact]
-    if not exact.all():
-        loc[LOCATION_SLOTS - 1] = job.norm[3]
-    block[np.arange(len(keys)), job.loc_row + slot_of[inverse.ravel()]] = 1.0
-    return block
+def semantic_error(job: JobSide, cand_max_norm: float) -> float:
+    """Bound on |float32 GEMM semantic term - w_sem * cosine| (the estimate's only inexact term)."""
+    d = job.fm.vectors.shape[1]
+    return (_gamma(d) + 2 * U32) * job.norm[0] * cand_max_norm * job.max_norm + 1e-9
+
+
+def screen_error_bound(job: JobSide, cand_max_norm: float, max_terms: int) -> float:
+    """Bound on how far the float32 bound can fall below the exact bound: semantic GEMM + the float32
+    sums of ``max_terms`` table rows (terms in [0, 1] summing to <= 1) + the casts to float32."""
+    return semantic_error(job, cand_max_norm) + (_gamma(max_terms + 1) + 2 * U32) * 1.0 + 1e-9
 
 
 def screen_block(c: FeatureMatrix, job: JobSide) -> np.ndarray:
-    """(b, m) float32 screen of candidates ``c`` (valid, one tenant) vs ``job``: an upper bound of the
-    hybrid score (less ``screen_error_bound``)."""
+    """(b, m) float32 bound of candidates ``c`` (valid, one tenant) vs ``job``: an upper bound of the
+    hybrid score, less ``screen_error_bound``."""
     cands = _Candidates.build(c, job)
-    order = np.argsort(cands.loc_key, kind="stable")
-    cands = _take_candidates(cands, order)
-    struct = job.struct.copy()
-    block = _block_operands(cands, job, slice(0, len(c)), struct) @ struct
-    screen = np.maximum(cands.sem @ job.sem_t, np.float32(0)) + block
-    out = np.empty_like(screen)
-    out[order] = screen
-    return out
-
-
-def _take_candidates(cands: _Candidates, order: np.ndarray) -> _Candidates:
-    sub = sp.csr_matrix((np.ones(len(cands.pos)), cands.pos, cands.ptr),
-                        shape=(len(cands.ptr) - 1, max(int(cands.pos.max()) + 1 if len(cands.pos) else 1, 1)))
-    sub = sub[order]  # fmt: skip
-    return _Candidates(fm=cands.fm.take(order), vectors=cands.vectors[order],
-                       ptr=sub.indptr.astype(np.int64), pos=sub.indices.astype(np.int64),
-                       sem=cands.sem[order], static=cands.static[order], loc_key=cands.loc_key[order],
-                       max_norm=cands.max_norm)  # fmt: skip
+    sem = cands.sem @ job.ops["sem_t"]
+    bound = _kernels.bound_rows(np.arange(len(c), dtype=np.int64), *cands.bound_args(job))
+    return np.maximum(sem, np.float32(0)) + bound
 
 
 # --- exact scores of chosen pairs ---------------------------------------------------------------------
 def _structured(cands: _Candidates, job: JobSide, ri: np.ndarray, ci: np.ndarray) -> np.ndarray:
     """(P, 4) unrounded skills, experience, location, salary with the library's formulas."""
-    c, jf, w = cands.fm, job.fm, job.weights
-    return _kernels.structured(
-        np.ascontiguousarray(ri, dtype=np.int64), np.ascontiguousarray(ci, dtype=np.int64),
-        cands.ptr, cands.pos, np.asarray(c.years, np.float64),
-        np.asarray(c.city, np.int64), np.asarray(c.country, np.int64), np.asarray(c.remote, np.int8),
-        np.asarray(c.salary_min, np.float64),
-        job.ess_bits, job.opt_bits, job.has_opt, job.total, job.need,
-        np.asarray(jf.city, np.int64), np.asarray(jf.country, np.int64), np.asarray(jf.remote, np.int8),
-        job.offered, float(w.essential_weight), np.float32(w.optional_weight),
-    )  # fmt: skip
+    return _kernels.structured(np.ascontiguousarray(ri, dtype=np.int64), np.ascontiguousarray(ci, dtype=np.int64),
+                               *cands.exact_args(), *job.exact_args())  # fmt: skip
 
 
 def _exact(cands: _Candidates, job: JobSide, ri: np.ndarray, ci: np.ndarray,
            structured: np.ndarray | None = None) -> np.ndarray:
     """(P, 5) unrounded components in COMPONENTS order (``structured``: already computed for these pairs)."""
     ri, ci = np.ascontiguousarray(ri, dtype=np.int64), np.ascontiguousarray(ci, dtype=np.int64)
-    sem = _kernels.semantic(ri, ci, cands.vectors, job.vectors)
+    by_job = np.argsort(ci, kind="stable")  # each job vector is read once per run of its pairs
+    sem = np.empty(len(ri))
+    sem[by_job] = _kernels.semantic(ri[by_job], ci[by_job], cands.vectors, job.ops["vectors"])
     rest = _structured(cands, job, ri, ci) if structured is None else structured
     return np.column_stack([sem, rest])
 
@@ -369,11 +360,16 @@ class _RunningTop:
         return self.top[np.arange(len(self.lo)), self.lo]
 
 
+def _kth_per_group(group: np.ndarray, value: np.ndarray, k: int, size: int) -> np.ndarray:
+    """(size,) k-th largest value per group id (-inf when a group has fewer than k values)."""
+    return _RunningTop(size, k).push(group, value).kth()
+
+
 @dataclass
 class BothTopK:
     candidate_to_job: TopK  # rows = candidates of ``c``, cols = rows of the job matrix
     job_to_candidate: TopK  # rows = jobs, cols = candidate rows
-    pairs_rescored: int = 0
+    pairs_rescored: int = 0  # pairs given an estimate (the rest were pruned by the bound)
 
 
 def topk_both(c: FeatureMatrix, j: FeatureMatrix, k: int, weights: HybridWeights | str | None = None,
@@ -417,80 +413,75 @@ def topk_both(c: FeatureMatrix, j: FeatureMatrix, k: int, weights: HybridWeights
 
 
 def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int):
-    """Both directions for valid candidates ``c`` vs one tenant's JobSide (local indices).
-
-    Candidates are visited sorted by location class (few classes per block), results keep ``c``'s order.
-    Pairs the screen lets through get an *estimate*: exact structured parts + the float32 cosine of the
-    GEMM (off by at most ``sem_err``); only estimates within 2 * that of a k-th get the float64 cosine.
-    """
+    """Both directions for valid candidates ``c`` vs one tenant's JobSide (local indices)."""
     n, m = len(c), len(job)
     kr, kc = min(k, m), min(k, n)
     cands = _Candidates.build(c, job)
-    order = np.argsort(cands.loc_key, kind="stable")  # sorted position → row of ``c``
-    cands = _take_candidates(cands, order)
-    margin = screen_error_bound(job, cands.max_norm) + ROUNDING_SLACK  # rounded score <= screen + margin
-    d = job.sem_t.shape[0]
-    sem_err = (d * U32 / (1 - d * U32) + 3 * U32) * job.norm[0] * cands.max_norm * job.max_norm + 1e-9
-    spread = sem_err + ROUNDING_SLACK  # |rounded score - estimate|
     norm = job.norm
-    struct_ops = job.struct.copy()  # the location rows change per block
+    margin = screen_error_bound(job, cands.max_norm, cands.max_terms) + ROUNDING_SLACK  # score <= bound + margin
+    spread = semantic_error(job, cands.max_norm) + ROUNDING_SLACK  # |rounded score - estimate| <= spread
+    bound_args = cands.bound_args(job)
+    sem_t = job.ops["sem_t"]
     sem_buf = np.empty((min(block_size, n), m), dtype=np.float32)
-    struct_buf = np.empty((min(block_size, n), m), dtype=np.float32)
     rc = np.full((n, k), -1, dtype=np.int64)
     rv = np.full((n, k), np.nan)
     rcomp = {name: np.full((n, k), np.nan) for name in COMPONENTS}
     col_lbs = _RunningTop(m, kc)  # running kc best lower bounds (estimate - spread) per job
     col_lb = col_lbs.kth()
-    pool = []  # (candidate row of c, job, estimate, structured parts) that may reach a job's top-k
+    pool = []  # (candidate row, job, estimate, structured parts) that may still reach a job's top-k
     rescored = 0
+    tile = int(np.clip((1 << 20) // (4 * len(job.ops["tables"]) + 1) // 16 * 16, 64, 2048))  # ~1 MB of tables
     cap = 1 << 16
     out_r, out_c = np.empty(cap, np.int64), np.empty(cap, np.int64)
 
     def estimate(sem, rows, cols):
         parts = _structured(cands, job, rows + start, cols)
-        est = np.maximum(sem[rows, cols].astype(np.float64), 0.0)
-        for idx in range(4):
-            if norm[idx + 1]:
-                est += norm[idx + 1] * parts[:, idx]
-        return est, parts
+        return np.maximum(sem[rows, cols].astype(np.float64), 0.0) + parts @ norm[1:], parts
 
     for start in range(0, n, block_size):
         stop = min(start + block_size, n)
         b = stop - start
-        sem = np.matmul(cands.sem[start:stop], job.sem_t, out=sem_buf[:b])
-        struct = np.matmul(_block_operands(cands, job, slice(start, stop), struct_ops), struct_ops,
-                           out=struct_buf[:b])  # fmt: skip
-        # 1. probes: each row's kr best screened jobs, and the kc best rows of jobs without kc bounds yet
-        pr = np.repeat(np.arange(b, dtype=np.int64), kr)
-        pc = _kernels.row_probes(sem, struct, kr).ravel()
-        _kernels.mark_done(struct, pr, pc)
+        sem = np.matmul(cands.sem[start:stop], sem_t, out=sem_buf[:b])
+        # 1. probes: jobs without kc lower bounds yet (a task's first block) → their kc best rows;
+        #    each row's kr best jobs. Their estimates less ``spread`` are lower bounds of the k-th scores.
+        pr, pc, est, parts = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4))
         need = np.flatnonzero(~np.isfinite(col_lb))
         if len(need):
-            probe_r = _kernels.col_probes(sem, struct, min(kc, b), need)
-            qc = np.repeat(need, probe_r.shape[1])
-            qr = probe_r.ravel()
-            ok = qr >= 0
-            qr, qc = qr[ok], qc[ok]
-            _kernels.mark_done(struct, qr, qc)
-            pr, pc = np.concatenate([pr, qr]), np.concatenate([pc, qc])
-        est, parts = estimate(sem, pr, pc)
-        # 2. lower bounds of each row's / job's k-th score → screen thresholds (floored: the whole column)
-        row_lb = est[: b * kr].reshape(b, kr).min(axis=1) - spread
-        row_thr = np.maximum(row_lb - margin, _kernels.THRESHOLD_FLOOR).astype(np.float32)
-        col_lb = col_lbs.push(pc, est - spread).kth()
-        col_thr = np.maximum(col_lb - margin, _kernels.THRESHOLD_FLOOR).astype(np.float32)
-        # 3. survivors of the screen
-        count = _kernels.emit_survivors(sem, struct, row_thr, col_thr, out_r, out_c)
+            probe = _kernels.col_probes(sem, start, min(kc, b), need, *bound_args)
+            pc = np.repeat(need, probe.shape[1])
+            pr = probe.ravel()
+            pr, pc = pr[pr >= 0], pc[pr >= 0]
+            est, parts = estimate(sem, pr, pc)
+            col_lb = col_lbs.push(pc, est - spread).kth()
+            sem[pr, pc] = np.nan  # done: the passes skip it
+        probe = _kernels.row_probes(sem, start, kr, tile, *bound_args)
+        qr = np.repeat(np.arange(b, dtype=np.int64), kr)
+        qc = probe.ravel()
+        ok = qc >= 0
+        qr, qc = qr[ok], qc[ok]
+        more, more_parts = estimate(sem, qr, qc)
+        row_lb = np.full(b, np.inf)
+        np.minimum.at(row_lb, qr, more - spread)
+        row_lb[(probe < 0).any(axis=1)] = -np.inf  # fewer than kr jobs left: the whole row
+        col_lb = col_lbs.push(qc, more - spread).kth()
+        sem[qr, qc] = np.nan
+        pr, pc = np.concatenate([pr, qr]), np.concatenate([pc, qc])
+        est, parts = np.concatenate([est, more]), np.concatenate([parts, more_parts])
+        # 2. survivors: pairs whose bound reaches their row's or their job's lower bound (less margin)
+        row_thr = np.maximum(row_lb - margin, -1.0).astype(np.float32)
+        col_thr = np.maximum(col_lb - margin, -1.0).astype(np.float32)
+        args = (sem, start, row_thr, col_thr, tile, *bound_args)
+        count = _kernels.emit_survivors(*args, out_r, out_c)
         if count > cap:
             cap = 1 << int(np.ceil(np.log2(count)))
             out_r, out_c = np.empty(cap, np.int64), np.empty(cap, np.int64)
-            count = _kernels.emit_survivors(sem, struct, row_thr, col_thr, out_r, out_c)
+            count = _kernels.emit_survivors(*args, out_r, out_c)
         if count:
             sr, sc = out_r[:count].copy(), out_c[:count].copy()
             more, more_parts = estimate(sem, sr, sc)
+            col_lb = col_lbs.push(sc, more - spread).kth()
             pr, pc = np.concatenate([pr, sr]), np.concatenate([pc, sc])
             est, parts = np.concatenate([est, more]), np.concatenate([parts, more_parts])
-            col_lb = col_lbs.push(sc, more - spread).kth()
         rescored += len(pr)
         # 4. rows are complete within the block: exact scores for estimates near each row's kr-th
         cut = _kth_per_group(pr, est, kr, b)
@@ -498,14 +489,14 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int):
         rows, cols = pr[near], pc[near]
         exact = _combine(_exact(cands, job, rows + start, cols, parts[near]), norm)
         pos, rank = _rank_groups(rows, cols, exact["score"], kr)
-        dest = order[rows[pos] + start]
+        dest = rows[pos] + start
         rc[dest, rank] = cols[pos]
         rv[dest, rank] = exact["score"][pos]
         for name in COMPONENTS:
             rcomp[name][dest, rank] = exact[name][pos]
         # jobs: keep what can still reach the job's kc-th score
         keep = est + spread >= col_lb[pc]
-        pool.append((order[pr[keep] + start], pc[keep], est[keep], parts[keep]))
+        pool.append((pr[keep] + start, pc[keep], est[keep], parts[keep]))
     jc = np.full((m, k), -1, dtype=np.int64)
     jv = np.full((m, k), np.nan)
     jcomp = {name: np.full((m, k), np.nan) for name in COMPONENTS}
@@ -517,16 +508,10 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int):
         cut = _kth_per_group(ci, est, kc, m)
         near = est >= cut[ci] - 2 * spread
         ri, ci, parts = ri[near], ci[near], parts[near]
-        sorted_rows = np.argsort(order)  # row of c → sorted position (the kernel's candidate index)
-        exact = _combine(_exact(cands, job, sorted_rows[ri], ci, parts), norm)
+        exact = _combine(_exact(cands, job, ri, ci, parts), norm)
         pos, rank = _rank_groups(ci, ri, exact["score"], kc)
         jc[ci[pos], rank] = ri[pos]
         jv[ci[pos], rank] = exact["score"][pos]
         for name in COMPONENTS:
             jcomp[name][ci[pos], rank] = exact[name][pos]
     return (rc, rv, rcomp), (jc, jv, jcomp), rescored
-
-
-def _kth_per_group(group: np.ndarray, value: np.ndarray, k: int, size: int) -> np.ndarray:
-    """(size,) k-th largest value per group id (-inf when a group has fewer than k values)."""
-    return _RunningTop(size, k).push(group, value).kth()

@@ -153,13 +153,12 @@ def test_screen_is_an_upper_bound_within_its_error_and_a_tight_one():
     parts = score_matrix(c, j, "w1")
     exact = sum(wt * parts[name] for wt, name in zip(w, COMPONENTS, strict=True))
     cosine = c.vectors.astype(np.float64) @ j.vectors.astype(np.float64).T
-    eps = screen_error_bound(side, 1.0 + 1e-6) + 6 * 5e-7  # + the rounding of the rebuilt parts
-    # the screen under-counts a negative cosine (clipped to 0 by the library) and nothing else
-    assert (bound + w[0] * np.maximum(-cosine, 0) >= exact - eps).all()
-    positive = cosine >= 0
-    gap = (bound - exact)[positive]
-    assert gap.min() >= -eps
-    assert np.median(gap) < 0.02  # buckets and hashed skills keep the bound close
+    max_terms = int(np.diff(c.skills.indptr).max()) + 4
+    eps = screen_error_bound(side, 1.0 + 1e-6, max_terms) + 6 * 5e-7  # + the rounding of the rebuilt parts
+    gap = bound - exact
+    assert gap.min() >= -eps  # an upper bound, the clipped cosine included
+    assert np.median(gap) < 0.01  # exact skills and location, fine buckets: the bound stays close
+    assert (np.abs(gap[cosine >= 0]) <= eps).mean() > 0.1  # and is often exact
 
 
 def test_equals_brute_force_at_a_size_where_most_pairs_are_pruned():
