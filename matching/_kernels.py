@@ -207,7 +207,8 @@ def col_probes(sem, start, k, cols, tables, t_ptr, t_rows, c_fixed, loc_table, c
 def row_probes(sem, start, k, tile, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):
     """(b, k) jobs of the k largest bounds of each block row (-1 when fewer), skipping NaN (done) pairs.
 
-    Jobs are visited ``tile`` at a time for all rows, so the tables' columns stay in cache.
+    Overwrites ``sem`` with the bounds. Jobs are visited ``tile`` at a time for all rows, so the tables'
+    columns stay in cache.
     """
     b = sem.shape[0]
     m = tables.shape[1]
@@ -222,7 +223,10 @@ def row_probes(sem, start, k, tile, tables, t_ptr, t_rows, c_fixed, loc_table, c
         w = j1 - j0
         for r in range(b):
             _bound_row(u, start + r, j0, j1, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc)
-            _add_semantic(u, sem[r, j0:j1], w)
+            dest = sem[r, j0:j1]
+            _add_semantic(u, dest, w)
+            for t in range(w):  # the block now holds bounds: the survivor pass reads them as they are
+                dest[t] = u[t]
             fl = floor[r]
             for c0 in range(0, w, CHUNK):
                 chunk = u[c0 : min(c0 + CHUNK, w)]
@@ -259,42 +263,50 @@ def row_probes(sem, start, k, tile, tables, t_ptr, t_rows, c_fixed, loc_table, c
 
 
 @njit(cache=True, nogil=True)
-def emit_survivors(sem, start, row_thr, col_thr, tile, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc,
-                   out_r, out_c):  # fmt: skip
+def emit_survivors(bound, row_thr, col_thr, out_r, out_c):
     """Block pairs whose bound is >= row_thr[r] or >= col_thr[j] (NaN = done: never). Writes up to
     len(out_r) and returns how many qualify (more = call again with room)."""
-    b = sem.shape[0]
-    m = tables.shape[1]
-    u = np.empty(tile, dtype=np.float32)
-    bar = np.empty(tile, dtype=np.float32)
+    b, m = bound.shape
+    bar = np.empty(m, dtype=np.float32)
     cap = len(out_r)
     count = 0
-    for j0 in range(0, m, tile):
-        j1 = min(j0 + tile, m)
-        w = j1 - j0
-        ct = col_thr[j0:j1]
-        for r in range(b):
-            _bound_row(u, start + r, j0, j1, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc)
-            _add_semantic(u, sem[r, j0:j1], w)
-            rt = row_thr[r]
-            for t in range(w):  # a pair qualifies when its bound reaches the lower of the two bars
-                bar[t] = min(rt, ct[t])
-            for c0 in range(0, w, CHUNK):
-                c1 = min(c0 + CHUNK, w)
-                chunk = u[c0:c1]
-                cbar = bar[c0:c1]
-                hit = False
-                for t in range(len(chunk)):  # vectorised: most chunks stop here
-                    hit |= chunk[t] >= cbar[t]
-                if not hit:
-                    continue
-                for t in range(len(chunk)):
-                    if chunk[t] >= cbar[t]:
-                        if count < cap:
-                            out_r[count] = r
-                            out_c[count] = j0 + c0 + t
-                        count += 1
+    for r in range(b):
+        row = bound[r]
+        rt = row_thr[r]
+        for t in range(m):  # a pair qualifies when its bound reaches the lower of the two bars
+            bar[t] = min(rt, col_thr[t])
+        for c0 in range(0, m, CHUNK):
+            c1 = min(c0 + CHUNK, m)
+            chunk = row[c0:c1]
+            cbar = bar[c0:c1]
+            hit = False
+            for t in range(len(chunk)):  # vectorised: most chunks stop here
+                hit |= chunk[t] >= cbar[t]
+            if not hit:
+                continue
+            for t in range(len(chunk)):
+                if chunk[t] >= cbar[t]:
+                    if count < cap:
+                        out_r[count] = r
+                        out_c[count] = c0 + t
+                    count += 1
     return count
+
+
+@njit(cache=True, nogil=True)
+def pair_bounds(ri, ci, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):
+    """float32 structured bound of pairs (ri[p], ci[p]), summed in ``_bound_row``'s order."""
+    out = np.empty(len(ri), dtype=np.float32)
+    for p in range(len(ri)):
+        i = ri[p]
+        j = ci[p]
+        u = loc_table[c_loc[i], j]
+        for f in range(c_fixed.shape[1]):
+            u += tables[c_fixed[i, f], j]
+        for q in range(t_ptr[i], t_ptr[i + 1]):
+            u += tables[t_rows[q], j]
+        out[p] = u
+    return out
 
 
 @njit(cache=True, nogil=True)

@@ -419,7 +419,8 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int):
     cands = _Candidates.build(c, job)
     norm = job.norm
     margin = screen_error_bound(job, cands.max_norm, cands.max_terms) + ROUNDING_SLACK  # score <= bound + margin
-    spread = semantic_error(job, cands.max_norm) + ROUNDING_SLACK  # |rounded score - estimate| <= spread
+    # |rounded score - estimate| <= spread (+ the float32 roundings of bound = sem + structured bound)
+    spread = semantic_error(job, cands.max_norm) + 4 * U32 + ROUNDING_SLACK
     bound_args = cands.bound_args(job)
     sem_t = job.ops["sem_t"]
     sem_buf = np.empty((min(block_size, n), m), dtype=np.float32)
@@ -434,9 +435,13 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int):
     cap = 1 << 16
     out_r, out_c = np.empty(cap, np.int64), np.empty(cap, np.int64)
 
-    def estimate(sem, rows, cols):
+    def estimate(block, rows, cols, holds_bounds: bool):
+        """Exact structured parts + the semantic term (from the GEMM, or bound - structured bound)."""
         parts = _structured(cands, job, rows + start, cols)
-        return np.maximum(sem[rows, cols].astype(np.float64), 0.0) + parts @ norm[1:], parts
+        sem = block[rows, cols].astype(np.float64)
+        if holds_bounds:
+            sem -= _kernels.pair_bounds(rows + start, cols, *bound_args)
+        return np.maximum(sem, 0.0) + parts @ norm[1:], parts
 
     for start in range(0, n, block_size):
         stop = min(start + block_size, n)
@@ -451,15 +456,15 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int):
             pc = np.repeat(need, probe.shape[1])
             pr = probe.ravel()
             pr, pc = pr[pr >= 0], pc[pr >= 0]
-            est, parts = estimate(sem, pr, pc)
+            est, parts = estimate(sem, pr, pc, holds_bounds=False)
             col_lb = col_lbs.push(pc, est - spread).kth()
             sem[pr, pc] = np.nan  # done: the passes skip it
-        probe = _kernels.row_probes(sem, start, kr, tile, *bound_args)
+        probe = _kernels.row_probes(sem, start, kr, tile, *bound_args)  # sem now holds the bounds
         qr = np.repeat(np.arange(b, dtype=np.int64), kr)
         qc = probe.ravel()
         ok = qc >= 0
         qr, qc = qr[ok], qc[ok]
-        more, more_parts = estimate(sem, qr, qc)
+        more, more_parts = estimate(sem, qr, qc, holds_bounds=True)
         row_lb = np.full(b, np.inf)
         np.minimum.at(row_lb, qr, more - spread)
         row_lb[(probe < 0).any(axis=1)] = -np.inf  # fewer than kr jobs left: the whole row
@@ -470,15 +475,14 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int):
         # 2. survivors: pairs whose bound reaches their row's or their job's lower bound (less margin)
         row_thr = np.maximum(row_lb - margin, -1.0).astype(np.float32)
         col_thr = np.maximum(col_lb - margin, -1.0).astype(np.float32)
-        args = (sem, start, row_thr, col_thr, tile, *bound_args)
-        count = _kernels.emit_survivors(*args, out_r, out_c)
+        count = _kernels.emit_survivors(sem, row_thr, col_thr, out_r, out_c)
         if count > cap:
             cap = 1 << int(np.ceil(np.log2(count)))
             out_r, out_c = np.empty(cap, np.int64), np.empty(cap, np.int64)
-            count = _kernels.emit_survivors(*args, out_r, out_c)
+            count = _kernels.emit_survivors(sem, row_thr, col_thr, out_r, out_c)
         if count:
             sr, sc = out_r[:count].copy(), out_c[:count].copy()
-            more, more_parts = estimate(sem, sr, sc)
+            more, more_parts = estimate(sem, sr, sc, holds_bounds=True)
             col_lb = col_lbs.push(sc, more - spread).kth()
             pr, pc = np.concatenate([pr, sr]), np.concatenate([pc, sc])
             est, parts = np.concatenate([est, more]), np.concatenate([parts, more_parts])

@@ -6,7 +6,9 @@ vocabulary and skill overlap is a sparse matrix product.
 
 from __future__ import annotations
 
+import functools
 import math
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,11 +66,14 @@ def _float(value) -> float:
 
 def _place_code(value) -> int:
     """Stable code for a city/country string (crc32 of the folded name): comparable across calls."""
-    import zlib
-
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return UNKNOWN
-    text = " ".join(str(value).lower().split())
+    return _text_code(str(value))
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a few thousand distinct places; every profile names one
+def _text_code(value: str) -> int:
+    text = " ".join(value.lower().split())
     if not text or text in {"city", "state", "unknown", "n/a"}:
         return UNKNOWN
     return int(zlib.crc32(text.encode("utf-8")))
@@ -115,9 +120,12 @@ def build_features(profiles: list[dict], vectors: np.ndarray, side: str,
     valid = np.ones(n, dtype=bool)
     reasons = np.full(n, None, dtype=object)
     norms = np.linalg.norm(vectors, axis=1) if n else np.zeros(0)
+    finite = np.isfinite(vectors).all(axis=1) if n else np.zeros(0, dtype=bool)
     for i, p in enumerate(profiles):
         reason = p.get("invalid_reason")
-        if not reason and not np.isfinite(vectors[i]).all():
+        if isinstance(reason, float) and math.isnan(reason):  # pandas' missing value
+            reason = None
+        if not reason and not finite[i]:
             reason = "non_finite_embedding"
         elif not reason and norms[i] == 0:
             reason = "empty_embedding"

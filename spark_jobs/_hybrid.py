@@ -30,25 +30,17 @@ def features(records: list[dict], vectors: np.ndarray, side: str):
     return build_features(records, vectors, side)
 
 
-def _frame(
-    tenant, direction, cand_ids, job_ids, rows, cols, score, comps, candidate_rows: bool
-) -> pd.DataFrame:
-    """TopK arrays → match rows; rank = position by score (desc) within each row entity, ties by id."""
-    if candidate_rows:
-        cand, job = cand_ids[rows], job_ids[cols]
-        owner = cand
-    else:
-        job, cand = job_ids[rows], cand_ids[cols]
-        owner = job
-    frame = pd.DataFrame({"tenant_id": tenant, "direction": direction, "candidate_id": cand, "job_id": job})
-    frame["score"] = score
+def _frame(tenant, direction, cand_ids, job_ids, top, candidate_rows: bool) -> pd.DataFrame:
+    """TopK arrays (already ranked: score desc, index asc) → match rows, padding dropped."""
+    keep = top.col_index >= 0
+    rows, cols = top.row_index[keep], top.col_index[keep]
+    rank = np.broadcast_to(np.arange(1, top.col_index.shape[1] + 1, dtype=np.int32), keep.shape)[keep]
+    cand, job = (cand_ids[rows], job_ids[cols]) if candidate_rows else (cand_ids[cols], job_ids[rows])
+    frame = pd.DataFrame({"tenant_id": tenant, "direction": direction, "candidate_id": cand, "job_id": job,
+                          "rank": rank, "score": top.score[keep]})  # fmt: skip
     for name in COMPONENTS:
-        frame[name] = comps.get(name, np.full(len(frame), np.nan))
-    frame["_owner"] = owner
-    frame["_other"] = job if candidate_rows else cand
-    frame = frame.sort_values(["_owner", "score", "_other"], ascending=[True, False, True], kind="mergesort")
-    frame["rank"] = frame.groupby("_owner", sort=False).cumcount() + 1
-    return frame.drop(columns=["_owner", "_other"])[MATCH_COLUMNS]
+        frame[name] = top.components[name][keep]
+    return frame[MATCH_COLUMNS]
 
 
 def job_side(job_fm, weights):
@@ -83,15 +75,10 @@ def score_block(
         return pd.DataFrame(columns=MATCH_COLUMNS)
     sides = {tenant: side} if side is not None else None
     both = topk_both(cand_fm, job_fm, k, weights, block_size=block_size, job_sides=sides)
-    frames = []
-    for direction, top, candidate_rows in (
-        ("candidate_to_job", both.candidate_to_job, True),
-        ("job_to_candidate", both.job_to_candidate, False),
-    ):
-        keep = top.col_index >= 0
-        comps = {name: top.components[name][keep] for name in COMPONENTS}
-        frames.append(
-            _frame(tenant, direction, cand_ids, job_ids, top.row_index[keep], top.col_index[keep],
-                   top.score[keep], comps, candidate_rows=candidate_rows)
-        )  # fmt: skip
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(
+        [
+            _frame(tenant, "candidate_to_job", cand_ids, job_ids, both.candidate_to_job, candidate_rows=True),
+            _frame(tenant, "job_to_candidate", cand_ids, job_ids, both.job_to_candidate, candidate_rows=False),
+        ],
+        ignore_index=True,
+    )
