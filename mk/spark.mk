@@ -4,8 +4,8 @@
 SPARK_RUN_DATE = $(or $(RUN_DATE),$(shell date -u -d yesterday +%F))
 ENCODER ?= $(or $(EMBEDDING_ENCODER),minilm)
 MATCH_K ?= 20
-N ?= 10000
-M ?= 4000
+N ?= 100000
+M ?= 20000
 OUT ?= .local/bench/scoring.json
 BENCH_DOCS ?= 200
 BENCH_ITEMS ?= 20000
@@ -45,7 +45,7 @@ package-spark: install-jobs ## EMR Serverless artefacts: dist/emr/code.zip + ent
 package-spark-deps: install-jobs ## Also build the relocatable dependencies archive dist/emr/pyspark_deps.tar.gz (slow; build on the EMR OS)
 	$(JOBS_PY) -m spark_jobs.package --out dist/emr --deps
 
-bench-scoring: install-jobs ## Hybrid top-K in Spark vs sgemm bound, naive crossJoin, FAISS (N=10000 M=4000 K=20 OUT=file.json)
+bench-scoring: install-jobs ## Hybrid top-K in Spark vs sgemm bound, naive crossJoin, FAISS (N=100000 M=20000 K=20 OUT=file.json)
 	OPENBLAS_NUM_THREADS=1 $(JOBS_PY) benchmarks/bench_scoring.py --n $(N) --m $(M) --k $(if $(filter command line,$(origin K)),$(K),$(MATCH_K)) --out $(OUT)
 
 bench-embed: install-jobs ## Embedding docs/s per encoder (hashing, static, minilm) on real resume texts (BENCH_DOCS=200)

@@ -49,7 +49,8 @@ def _records(frame) -> list[dict]:
 
 
 def _stack(vectors) -> np.ndarray:
-    return np.ascontiguousarray(np.stack([np.asarray(v, dtype=np.float32) for v in vectors]))
+    rows = [np.asarray(v, dtype=np.float32) for v in vectors]
+    return np.ascontiguousarray(np.stack(rows)) if rows else np.zeros((0, 1), dtype=np.float32)
 
 
 def _split_arrow(table):
@@ -81,7 +82,7 @@ def job_side_by_tenant(jobs, weights_version: str | None = None) -> dict:
     if hasattr(jobs, "drop_columns"):
         meta, vectors = _split_arrow(jobs)
     else:
-        meta, vectors = jobs.drop(columns=["vector"]), _stack(jobs["vector"]) if len(jobs) else np.zeros((0, 1))
+        meta, vectors = jobs.drop(columns=["vector"]), _stack(jobs["vector"])
     side = {}
     for tenant, group in meta.groupby("tenant_id", sort=True):
         group = group.sort_values("job_id", kind="stable")
