@@ -17,6 +17,11 @@ import scipy.sparse as sp
 from matching.taxonomy import Taxonomy, load_taxonomy
 
 SIDES = ("candidate", "job")
+# every profile field build_features reads (besides the id): callers may send only these
+FEATURE_FIELDS = (
+    "tenant_id", "invalid_reason", "skills", "essential_skills", "optional_skills", "years_experience",
+    "location_city", "location_country", "remote", "salary_min", "salary_max", "desired_salary_min",
+)  # fmt: skip
 REMOTE_CODES = {"onsite": 0, "hybrid": 1, "remote": 2}
 UNKNOWN = -1
 

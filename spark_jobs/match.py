@@ -125,6 +125,15 @@ def _score_arrow(batches, *, jobs_bc, k: int, weights_version: str, block_size: 
         yield batch
 
 
+def _scoring_columns(frame, id_col: str) -> list[str]:
+    """The columns the scoring reads: the id, the vector and the fields features are built from (the
+    explain-only columns — labels, occupation, … — stay out of the row → Arrow conversion)."""
+    from matching.features import FEATURE_FIELDS
+
+    wanted = {id_col, "vector", *FEATURE_FIELDS}
+    return [c for c in frame.columns if c in wanted]
+
+
 def _scored_schema():
     import pyarrow as pa
 
@@ -144,7 +153,7 @@ def hybrid_topk(
     from pyspark.sql import functions as F
 
     spark = candidates.sparkSession
-    open_jobs = jobs.where(F.col("job_status") == "open").toArrow()
+    open_jobs = jobs.where(F.col("job_status") == "open").select(*_scoring_columns(jobs, "job_id")).toArrow()
     jobs_bc = spark.sparkContext.broadcast(job_side_by_tenant(open_jobs, weights_version))
     partitions = partitions or spark.sparkContext.defaultParallelism
     body = partial(
@@ -152,6 +161,7 @@ def hybrid_topk(
     )  # fmt: skip
     # one partition per task slot: a shuffle only when there are fewer (it costs ~as much as the
     # scoring), a merge when there are more (each partition restarts the jobs' lower bounds)
+    candidates = candidates.select(*_scoring_columns(candidates, "candidate_id"))
     have = candidates.rdd.getNumPartitions()
     if have < partitions:
         candidates = candidates.repartition(partitions)
