@@ -1,9 +1,9 @@
 """Numpy side of the Spark match: score one candidate block against one tenant's jobs with `matching/`.
 
-Kept free of Spark so it is unit-testable alone; `spark_jobs.match` calls it inside mapInPandas.
-Scoring is `matching.fast_topk` (float32 screen + exact re-score of the few pairs near each K-th).
-For a batch of candidates it returns (a) each candidate's complete top-K over the tenant's open
-jobs and (b) each job's top-K *within this batch* — partial lists that Spark reduces to the exact
+Kept free of Spark so it is unit-testable alone; `spark_jobs.match` calls it inside mapInArrow.
+Scoring is `matching.fast_topk` (an upper-bound screen + exact scores for the few pairs near each K-th).
+For a partition's candidates it returns (a) each candidate's complete top-K over the tenant's open
+jobs and (b) each job's top-K *within the partition* — partial lists that Spark reduces to the exact
 job → candidate top-K, so one scoring pass serves both directions.
 """
 
