@@ -32,8 +32,20 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching import _kernels
-from matching.features import UNKNOWN, FeatureMatrix
-from matching.scoring import COMPONENTS, NEUTRAL, SCORE_DECIMALS, HybridWeights, resolve_weights
+from matching.features import FeatureMatrix
+from matching.scoring import (
+    COMPONENTS,
+    NEUTRAL,
+    HybridWeights,
+    combine,
+    experience,
+    job_skill_sets,
+    location,
+    offered_salary,
+    resolve_weights,
+    salary,
+    skill_totals,
+)
 from matching.topk import TopK
 
 U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
@@ -44,51 +56,6 @@ EXP_EDGES = np.concatenate([np.arange(0.0, 40.5, 0.5), [50.0, np.inf]])  # upper
 SAL_EDGES = np.geomspace(10_000.0, 1_000_000.0, 118)  # lower edges (4 % apart), yearly salary asked
 SKILL_ROWS = 1024  # exact per-skill rows up to this job vocabulary, hashed rows beyond
 LOCATION_ROWS = 1024  # exact location classes per call; rarer ones share a row scored 1
-
-
-# --- exact formulas (mirrors of matching.scoring, broadcast-friendly, float64) -------------------------
-def experience(have: np.ndarray, need: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        frac = np.where(have >= need, 1.0, have / need)
-    out = np.where(np.isnan(need) | (need <= 0), 1.0, frac)
-    out = np.where(~np.isnan(need) & (need > 0) & np.isnan(have), NEUTRAL, out)
-    return np.clip(out, 0.0, 1.0)
-
-
-def location(c_city, c_country, c_remote, j_city, j_country, j_remote) -> np.ndarray:
-    same_city = (c_city == j_city) & (c_city != UNKNOWN)
-    known_country = (c_country != UNKNOWN) & (j_country != UNKNOWN)
-    shape = np.broadcast_shapes(np.shape(c_city), np.shape(j_city))
-    out = np.full(shape, NEUTRAL)
-    out = np.where(known_country & (c_country != j_country), 0.0, out)
-    out = np.where(known_country & (c_country == j_country), 0.6, out)
-    out = np.where(same_city, 1.0, out)
-    remote_only_vs_onsite = (c_remote == 2) & (j_remote == 0)
-    out = np.where(remote_only_vs_onsite, out * 0.5, out)
-    return np.where(j_remote == 2, 1.0, out)
-
-
-def offered_salary(j: FeatureMatrix) -> np.ndarray:
-    return np.where(np.isnan(j.salary_max), j.salary_min, j.salary_max)
-
-
-def salary(desired: np.ndarray, offered: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        ratio = np.where(offered >= desired, 1.0, offered / desired)
-    out = np.where(np.isnan(desired) | np.isnan(offered) | (desired <= 0), NEUTRAL, ratio)
-    return np.clip(out, 0.0, 1.0)
-
-
-def _job_skill_sets(j: FeatureMatrix) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
-    return (j.essential if j.essential is not None else j.skills), j.optional
-
-
-def _skill_totals(j: FeatureMatrix, w: HybridWeights) -> np.ndarray:
-    ess, opt = _job_skill_sets(j)
-    total = w.essential_weight * np.asarray(ess.sum(axis=1), dtype=np.float64).ravel()
-    if opt is not None:
-        total = total + w.optional_weight * np.asarray(opt.sum(axis=1), dtype=np.float64).ravel()
-    return total
 
 
 def _bitsets(matrix: sp.csr_matrix, vocab: np.ndarray, words: int) -> np.ndarray:
@@ -138,10 +105,10 @@ class JobSide:
         w = resolve_weights(weights)
         index = np.flatnonzero(j.valid) if index is None else np.asarray(index, dtype=np.int64)
         fm = j.take(index)
-        ess, opt = _job_skill_sets(fm)
+        ess, opt = job_skill_sets(fm)
         vocab = np.unique(np.concatenate([ess.indices, opt.indices if opt is not None else []])).astype(np.int64)
         return cls(fm=fm, index=index, weights=w, norm=w.component_weights(), vocab=vocab,
-                   total=_skill_totals(fm, w), offered=np.asarray(offered_salary(fm), dtype=np.float64),
+                   total=skill_totals(fm, w), offered=np.asarray(offered_salary(fm), dtype=np.float64),
                    max_norm=float(np.linalg.norm(fm.vectors, axis=1).max()) if len(fm) else 0.0)  # fmt: skip
 
     def __len__(self) -> int:
@@ -160,7 +127,7 @@ class JobSide:
 
     def _build_ops(self) -> dict:
         fm, norm, w, m = self.fm, self.norm, self.weights, len(self)
-        ess, opt = _job_skill_sets(fm)
+        ess, opt = job_skill_sets(fm)
         vocab = self.vocab
         n_skill_rows = min(len(vocab), SKILL_ROWS)
         skill_row = np.arange(len(vocab)) % max(n_skill_rows, 1)
@@ -308,16 +275,9 @@ def _exact(cands: _Candidates, job: JobSide, ri: np.ndarray, ci: np.ndarray,
 
 
 def _combine(parts: np.ndarray, norm: np.ndarray, ok: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Weighted sum in the library's order, rounded like the library; NaN where not ``ok``."""
-    score = np.zeros(len(parts), dtype=np.float64)
-    for idx, weight in enumerate(norm):
-        if weight:
-            score += weight * parts[:, idx]
-    keep = np.ones(len(parts), dtype=bool) if ok is None else ok
-    out = {"score": np.where(keep, np.round(score, SCORE_DECIMALS), np.nan)}
-    for idx, name in enumerate(COMPONENTS):
-        out[name] = np.where(keep, np.round(parts[:, idx], SCORE_DECIMALS), np.nan)
-    return out
+    """(P, 5) unrounded components → the library's score and rounded components (``combine``)."""
+    ok = np.ones(len(parts), dtype=bool) if ok is None else ok
+    return combine({name: parts[:, idx] for idx, name in enumerate(COMPONENTS)}, norm, ok)
 
 
 def pair_scores(c: FeatureMatrix, j: FeatureMatrix, ri: np.ndarray, ci: np.ndarray,

@@ -87,50 +87,75 @@ def _semantic(c: FeatureMatrix, j: FeatureMatrix) -> np.ndarray:
     return np.clip(c.vectors.astype(np.float64) @ j.vectors.astype(np.float64).T, 0.0, 1.0)
 
 
-def _skills(c: FeatureMatrix, j: FeatureMatrix, w: HybridWeights) -> np.ndarray:
-    ess = j.essential if j.essential is not None else j.skills
-    opt = j.optional if j.optional is not None else None
-    covered = w.essential_weight * (c.skills @ ess.T).toarray().astype(np.float64)
+# --- the structured components as broadcastable formulas (also used by matching.fast_topk) ---------------
+def job_skill_sets(j: FeatureMatrix):
+    """(essential, optional) skill matrices of a job side; `skills` counts as essential without a split."""
+    return (j.essential if j.essential is not None else j.skills), j.optional
+
+
+def skill_totals(j: FeatureMatrix, w: HybridWeights) -> np.ndarray:
+    """(m,) weighted number of skills each job lists: the denominator of its skills coverage."""
+    ess, opt = job_skill_sets(j)
     total = w.essential_weight * np.asarray(ess.sum(axis=1), dtype=np.float64).ravel()
     if opt is not None:
-        covered += w.optional_weight * (c.skills @ opt.T).toarray()
         total = total + w.optional_weight * np.asarray(opt.sum(axis=1), dtype=np.float64).ravel()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = covered / total[None, :]
-    out[:, total == 0] = NEUTRAL
-    return np.clip(out, 0.0, 1.0)
+    return total
 
 
-def _experience(c: FeatureMatrix, j: FeatureMatrix) -> np.ndarray:
-    have = c.years[:, None]
-    need = j.years[None, :]
-    with np.errstate(invalid="ignore", divide="ignore"):
+def experience(have: np.ndarray, need: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         frac = np.where(have >= need, 1.0, have / need)
     out = np.where(np.isnan(need) | (need <= 0), 1.0, frac)  # nothing required: anyone fits
     out = np.where(~np.isnan(need) & (need > 0) & np.isnan(have), NEUTRAL, out)
     return np.clip(out, 0.0, 1.0)
 
 
-def _location(c: FeatureMatrix, j: FeatureMatrix) -> np.ndarray:
-    same_city = (c.city[:, None] == j.city[None, :]) & (c.city[:, None] != UNKNOWN)
-    c_country, j_country = c.country[:, None], j.country[None, :]
+def location(c_city, c_country, c_remote, j_city, j_country, j_remote) -> np.ndarray:
+    same_city = (c_city == j_city) & (c_city != UNKNOWN)
     known_country = (c_country != UNKNOWN) & (j_country != UNKNOWN)
-    out = np.full((len(c), len(j)), NEUTRAL)
+    out = np.full(np.broadcast_shapes(np.shape(c_city), np.shape(j_city)), NEUTRAL)
     out = np.where(known_country & (c_country != j_country), 0.0, out)
     out = np.where(known_country & (c_country == j_country), 0.6, out)
     out = np.where(same_city, 1.0, out)
-    remote_only_vs_onsite = (c.remote[:, None] == 2) & (j.remote[None, :] == 0)
+    remote_only_vs_onsite = (c_remote == 2) & (j_remote == 0)
     out = np.where(remote_only_vs_onsite, out * 0.5, out)
-    out = np.where(j.remote[None, :] == 2, 1.0, out)
+    return np.where(j_remote == 2, 1.0, out)
+
+
+def offered_salary(j: FeatureMatrix) -> np.ndarray:
+    """(m,) the top of each job's range (its minimum when it gives no maximum)."""
+    return np.where(np.isnan(j.salary_max), j.salary_min, j.salary_max)
+
+
+def salary(desired: np.ndarray, offered: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ratio = np.where(offered >= desired, 1.0, offered / desired)
+    out = np.where(np.isnan(desired) | np.isnan(offered) | (desired <= 0), NEUTRAL, ratio)
+    return np.clip(out, 0.0, 1.0)
+
+
+def combine(parts: dict[str, np.ndarray], norm: np.ndarray, ok: np.ndarray) -> dict[str, np.ndarray]:
+    """Weighted sum of the components in COMPONENTS order, everything rounded to SCORE_DECIMALS; NaN
+    where not ``ok``. One rule for every scorer, so they agree to the bit."""
+    score = np.zeros(np.shape(ok), dtype=np.float64)
+    for weight, name in zip(norm, COMPONENTS, strict=True):
+        if weight:
+            score += weight * parts[name]
+    out = {"score": np.where(ok, np.round(score, SCORE_DECIMALS), np.nan)}
+    for name in COMPONENTS:
+        out[name] = np.where(ok, np.round(parts[name], SCORE_DECIMALS), np.nan)
     return out
 
 
-def _salary(c: FeatureMatrix, j: FeatureMatrix) -> np.ndarray:
-    desired = c.salary_min[:, None]
-    offered = np.where(np.isnan(j.salary_max), j.salary_min, j.salary_max)[None, :]
+def _skills(c: FeatureMatrix, j: FeatureMatrix, w: HybridWeights) -> np.ndarray:
+    ess, opt = job_skill_sets(j)
+    covered = w.essential_weight * (c.skills @ ess.T).toarray().astype(np.float64)
+    if opt is not None:
+        covered += w.optional_weight * (c.skills @ opt.T).toarray()
+    total = skill_totals(j, w)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(offered >= desired, 1.0, offered / desired)
-    out = np.where(np.isnan(desired) | np.isnan(offered) | (desired <= 0), NEUTRAL, ratio)
+        out = covered / total[None, :]
+    out[:, total == 0] = NEUTRAL
     return np.clip(out, 0.0, 1.0)
 
 
@@ -142,20 +167,13 @@ def score_matrix(a: FeatureMatrix, b: FeatureMatrix, weights: HybridWeights | st
     parts = {
         "semantic": _semantic(c, j),
         "skills": _skills(c, j, w),
-        "experience": _experience(c, j),
-        "location": _location(c, j),
-        "salary": _salary(c, j),
+        "experience": experience(c.years[:, None], j.years[None, :]),
+        "location": location(c.city[:, None], c.country[:, None], c.remote[:, None],
+                             j.city[None, :], j.country[None, :], j.remote[None, :]),  # fmt: skip
+        "salary": salary(c.salary_min[:, None], offered_salary(j)[None, :]),
     }
-    norm = w.component_weights()
-    score = np.zeros((len(c), len(j)), dtype=np.float64)
-    for weight, name in zip(norm, COMPONENTS, strict=True):
-        if weight:
-            score += weight * parts[name]
     pair_ok = c.valid[:, None] & j.valid[None, :] & (c.tenant[:, None] == j.tenant[None, :])
-    score = np.where(pair_ok, np.round(score, SCORE_DECIMALS), np.nan)
-    out = {"score": score}
-    for name in COMPONENTS:
-        out[name] = np.where(pair_ok, np.round(parts[name], SCORE_DECIMALS), np.nan)
+    out = combine(parts, w.component_weights(), pair_ok)
     if swapped:
         out = {k: np.ascontiguousarray(v.T) for k, v in out.items()}
     return out
