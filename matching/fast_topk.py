@@ -325,6 +325,23 @@ def _kth_per_group(group: np.ndarray, value: np.ndarray, k: int, size: int) -> n
     return _RunningTop(size, k).push(group, value).kth()
 
 
+def _empty_topk(n: int, k: int):
+    """(cols, scores, components) for n rows of k, padded: column -1, NaN."""
+    return (np.full((n, k), -1, dtype=np.int64), np.full((n, k), np.nan),
+            {name: np.full((n, k), np.nan) for name in COMPONENTS})  # fmt: skip
+
+
+def _place(exact: dict, owner: np.ndarray, other: np.ndarray, k: int, dest: np.ndarray, out) -> None:
+    """Rank exactly scored pairs per owner (score desc, other asc) and write the first k of each owner
+    into ``out`` = (cols, scores, components) at row ``dest`` (the owner's row in ``out``)."""
+    cols, vals, comps = out
+    pos, rank = _rank_groups(owner, other, exact["score"], k)
+    cols[dest[pos], rank] = other[pos]
+    vals[dest[pos], rank] = exact["score"][pos]
+    for name in COMPONENTS:
+        comps[name][dest[pos], rank] = exact[name][pos]
+
+
 @dataclass
 class BothTopK:
     candidate_to_job: TopK  # rows = candidates of ``c``, cols = rows of the job matrix
@@ -342,12 +359,8 @@ def topk_both(c: FeatureMatrix, j: FeatureMatrix, k: int, weights: HybridWeights
         raise ValueError("block_size must be >= 1")
     w = resolve_weights(weights)
     n, m = len(c), len(j)
-    c_cols = np.full((n, k), -1, dtype=np.int64)
-    c_vals = np.full((n, k), np.nan)
-    c_comp = {name: np.full((n, k), np.nan) for name in COMPONENTS}
-    j_cols = np.full((m, k), -1, dtype=np.int64)
-    j_vals = np.full((m, k), np.nan)
-    j_comp = {name: np.full((m, k), np.nan) for name in COMPONENTS}
+    c_cols, c_vals, c_comp = _empty_topk(n, k)
+    j_cols, j_vals, j_comp = _empty_topk(m, k)
     rescored = 0
     if k > 0 and n and m:
         for tenant in sorted(set(c.tenant[c.valid]) & set(j.tenant[j.valid])):
@@ -384,9 +397,7 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int):
     bound_args = cands.bound_args(job)
     sem_t = job.ops["sem_t"]
     sem_buf = np.empty((min(block_size, n), m), dtype=np.float32)
-    rc = np.full((n, k), -1, dtype=np.int64)
-    rv = np.full((n, k), np.nan)
-    rcomp = {name: np.full((n, k), np.nan) for name in COMPONENTS}
+    rows_out, jobs_out = _empty_topk(n, k), _empty_topk(m, k)
     col_lbs = _RunningTop(m, kc)  # running kc best lower bounds (estimate - spread) per job
     col_lb = col_lbs.kth()
     pool = []  # (candidate row, job, estimate, structured parts) that may still reach a job's top-k
@@ -409,7 +420,7 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int):
         sem = np.matmul(cands.sem[start:stop], sem_t, out=sem_buf[:b])
         # 1. probes: jobs without kc lower bounds yet (a task's first block) → their kc best rows;
         #    each row's kr best jobs. Their estimates less ``spread`` are lower bounds of the k-th scores.
-        pr, pc, est, parts = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4))
+        found = []  # (block rows, jobs, estimates, structured parts) of this block
         need = np.flatnonzero(~np.isfinite(col_lb))
         if len(need):
             probe = _kernels.col_probes(sem, start, min(kc, b), need, *bound_args)
@@ -419,19 +430,19 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int):
             est, parts = estimate(sem, pr, pc, holds_bounds=False)
             col_lb = col_lbs.push(pc, est - spread).kth()
             sem[pr, pc] = np.nan  # done: the passes skip it
+            found.append((pr, pc, est, parts))
         probe = _kernels.row_probes(sem, start, kr, tile, *bound_args)  # sem now holds the bounds
         qr = np.repeat(np.arange(b, dtype=np.int64), kr)
         qc = probe.ravel()
         ok = qc >= 0
         qr, qc = qr[ok], qc[ok]
-        more, more_parts = estimate(sem, qr, qc, holds_bounds=True)
+        est, parts = estimate(sem, qr, qc, holds_bounds=True)
         row_lb = np.full(b, np.inf)
-        np.minimum.at(row_lb, qr, more - spread)
+        np.minimum.at(row_lb, qr, est - spread)
         row_lb[(probe < 0).any(axis=1)] = -np.inf  # fewer than kr jobs left: the whole row
-        col_lb = col_lbs.push(qc, more - spread).kth()
+        col_lb = col_lbs.push(qc, est - spread).kth()
         sem[qr, qc] = np.nan
-        pr, pc = np.concatenate([pr, qr]), np.concatenate([pc, qc])
-        est, parts = np.concatenate([est, more]), np.concatenate([parts, more_parts])
+        found.append((qr, qc, est, parts))
         # 2. survivors: pairs whose bound reaches their row's or their job's lower bound (less margin)
         row_thr = np.maximum(row_lb - margin, -1.0).astype(np.float32)
         col_thr = np.maximum(col_lb - margin, -1.0).astype(np.float32)
@@ -442,40 +453,25 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int):
             count = _kernels.emit_survivors(sem, row_thr, col_thr, out_r, out_c)
         if count:
             sr, sc = out_r[:count].copy(), out_c[:count].copy()
-            more, more_parts = estimate(sem, sr, sc, holds_bounds=True)
-            col_lb = col_lbs.push(sc, more - spread).kth()
-            pr, pc = np.concatenate([pr, sr]), np.concatenate([pc, sc])
-            est, parts = np.concatenate([est, more]), np.concatenate([parts, more_parts])
+            est, parts = estimate(sem, sr, sc, holds_bounds=True)
+            col_lb = col_lbs.push(sc, est - spread).kth()
+            found.append((sr, sc, est, parts))
+        pr, pc, est, parts = (np.concatenate(x) for x in zip(*found, strict=True))
         rescored += len(pr)
-        # 4. rows are complete within the block: exact scores for estimates near each row's kr-th
+        # 3. rows are complete within the block: exact scores for estimates near each row's kr-th
         cut = _kth_per_group(pr, est, kr, b)
         near = est >= cut[pr] - 2 * spread
         rows, cols = pr[near], pc[near]
         exact = _combine(_exact(cands, job, rows + start, cols, parts[near]), norm)
-        pos, rank = _rank_groups(rows, cols, exact["score"], kr)
-        dest = rows[pos] + start
-        rc[dest, rank] = cols[pos]
-        rv[dest, rank] = exact["score"][pos]
-        for name in COMPONENTS:
-            rcomp[name][dest, rank] = exact[name][pos]
+        _place(exact, rows, cols, kr, rows + start, rows_out)
         # jobs: keep what can still reach the job's kc-th score
         keep = est + spread >= col_lb[pc]
         pool.append((pr[keep] + start, pc[keep], est[keep], parts[keep]))
-    jc = np.full((m, k), -1, dtype=np.int64)
-    jv = np.full((m, k), np.nan)
-    jcomp = {name: np.full((m, k), np.nan) for name in COMPONENTS}
     if pool:
-        ri = np.concatenate([p[0] for p in pool])
-        ci = np.concatenate([p[1] for p in pool])
-        est = np.concatenate([p[2] for p in pool])
-        parts = np.concatenate([p[3] for p in pool])
+        ri, ci, est, parts = (np.concatenate(x) for x in zip(*pool, strict=True))
         cut = _kth_per_group(ci, est, kc, m)
         near = est >= cut[ci] - 2 * spread
         ri, ci, parts = ri[near], ci[near], parts[near]
         exact = _combine(_exact(cands, job, ri, ci, parts), norm)
-        pos, rank = _rank_groups(ci, ri, exact["score"], kc)
-        jc[ci[pos], rank] = ri[pos]
-        jv[ci[pos], rank] = exact["score"][pos]
-        for name in COMPONENTS:
-            jcomp[name][ci[pos], rank] = exact[name][pos]
-    return (rc, rv, rcomp), (jc, jv, jcomp), rescored
+        _place(exact, ci, ri, kc, ci, jobs_out)
+    return rows_out, jobs_out, rescored
