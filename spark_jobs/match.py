@@ -48,11 +48,6 @@ def _records(frame) -> list[dict]:
     return frame.to_dict("records")
 
 
-def _stack(vectors) -> np.ndarray:
-    rows = [np.asarray(v, dtype=np.float32) for v in vectors]
-    return np.ascontiguousarray(np.stack(rows)) if rows else np.zeros((0, 1), dtype=np.float32)
-
-
 def _split_arrow(table):
     """Arrow table with a ``vector`` list column → (profile columns as pandas, (n, d) float32 vectors).
 
@@ -62,27 +57,26 @@ def _split_arrow(table):
     meta = table.drop_columns(["vector"]).to_pandas()
     column = table.column("vector").combine_chunks()
     n = len(column)
-    offsets = np.asarray(column.offsets) if n else np.zeros(1, np.int64)
+    if not n:
+        return meta, np.zeros((0, 1), dtype=np.float32)
+    offsets = np.asarray(column.offsets)
     lengths = np.diff(offsets)
-    if n and column.null_count == 0 and (lengths == lengths[0]).all():
+    if column.null_count == 0 and (lengths == lengths[0]).all():
         flat = np.asarray(column.values.slice(offsets[0], offsets[-1] - offsets[0]), dtype=np.float32)
         return meta, np.ascontiguousarray(flat.reshape(n, int(lengths[0])))
-    return meta, _stack(column.to_pylist())
+    return meta, np.stack([np.asarray(v, dtype=np.float32) for v in column.to_pylist()])
 
 
 def job_side_by_tenant(jobs, weights_version: str | None = None) -> dict:
     """Driver side, once per run: each tenant's open jobs → (job ids, FeatureMatrix, JobSide).
 
-    ``jobs``: an Arrow table (or pandas frame) of profile columns + ``vector``. The job features are
-    built here once; the kernel's tables are built by each worker on first use (not shipped).
+    ``jobs``: an Arrow table of profile columns + ``vector``. The job features are built here once;
+    the kernel's tables are built by each worker on first use (not shipped).
     """
     from spark_jobs._hybrid import features, job_side, weights_for
 
     _, weights = weights_for(weights_version)
-    if hasattr(jobs, "drop_columns"):
-        meta, vectors = _split_arrow(jobs)
-    else:
-        meta, vectors = jobs.drop(columns=["vector"]), _stack(jobs["vector"])
+    meta, vectors = _split_arrow(jobs)
     side = {}
     for tenant, group in meta.groupby("tenant_id", sort=True):
         group = group.sort_values("job_id", kind="stable")
@@ -177,7 +171,6 @@ def hybrid_topk(
         scored.where(is_j2c)
         .withColumn("rank", F.row_number().over(best))
         .where(F.col("rank") <= k)
-        .withColumn("rank", F.col("rank").cast("int"))
     )
     return scored.where(~is_j2c).unionByName(job_rows)
 
