@@ -24,28 +24,14 @@ log = logging.getLogger("bench_publish")
 
 
 def scratch_table(ddb, name: str) -> None:
+    from common.local_services.resources import serving_table_schema
+
     try:
         ddb.delete_table(TableName=name)
         ddb.get_waiter("table_not_exists").wait(TableName=name)
     except ddb.exceptions.ResourceNotFoundException:
         pass
-    attrs = [("PK", "S"), ("SK", "S"), ("GSI1PK", "S"), ("GSI1SK", "S")]
-    ddb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in attrs],
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "GSI1PK", "KeyType": "HASH"},
-                    {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    ddb.create_table(TableName=name, **serving_table_schema())
     ddb.get_waiter("table_exists").wait(TableName=name)
 
 

@@ -51,32 +51,36 @@ def _bootstrap_kinesis(settings: Settings, shards: int = 2) -> str:
     return outcome
 
 
+def serving_table_schema() -> dict:
+    """CreateTable arguments of the single-table serving layout (PK/SK + GSI1 for job → candidates)."""
+    keys = ("PK", "SK", "GSI1PK", "GSI1SK")
+    return {
+        "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"} for key in keys],
+        "KeySchema": [
+            {"AttributeName": "PK", "KeyType": "HASH"},
+            {"AttributeName": "SK", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": "gsi1",
+                "KeySchema": [
+                    {"AttributeName": "GSI1PK", "KeyType": "HASH"},
+                    {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
 def _bootstrap_dynamodb(settings: Settings) -> str:
     from botocore.exceptions import ClientError
 
     dynamodb = client(settings, "dynamodb")
     name = settings.dynamodb_table
-    keys = ("PK", "SK", "GSI1PK", "GSI1SK")
     try:
-        dynamodb.create_table(
-            TableName=name,
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in keys],
-            KeySchema=[
-                {"AttributeName": "PK", "KeyType": "HASH"},
-                {"AttributeName": "SK", "KeyType": "RANGE"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "gsi1",
-                    "KeySchema": [
-                        {"AttributeName": "GSI1PK", "KeyType": "HASH"},
-                        {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        dynamodb.create_table(TableName=name, **serving_table_schema())
         outcome = "created"
     except ClientError as exc:
         if _error_code(exc) != "ResourceInUseException":
