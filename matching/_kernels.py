@@ -1,20 +1,20 @@
 """numba kernels of matching.fast_topk: the per-pair work numpy cannot do without (b, m) temporaries.
 
-A pair's *bound* is ``max(sem, 0) + bound_row[j]``: ``sem`` is the block's semantic GEMM output (the
-candidate vector pre-scaled by the semantic weight) and ``bound_row`` the candidate's structured upper
-bound against every job, summed from a few rows of per-job tables (its skills, its experience and salary
-buckets, its location class, the job-only constant) — built per candidate into a buffer that stays in
-cache. Pairs already scored in a block are marked NaN in ``sem``: NaN never compares true.
+A pair's *bound* is ``max(sem, 0) + bound_row[j]``: ``sem`` is the tile's semantic GEMM output in
+bfloat16 (``matching.semantic_gemm``; the candidate vector pre-scaled by the semantic weight) and
+``bound_row`` the candidate's structured upper bound against the tile's jobs, summed from a few rows of
+per-job tables (its skills, its experience and salary buckets, its location class, the job-only
+constant) into a buffer that stays in cache. Bounds are kept as bf16 rounded up (still upper bounds, half
+the bytes); pairs already scored are marked NaN: NaN never compares true.
 
-- ``row_probes`` / ``col_probes``: the k best bounds of each row / of chosen jobs (jobs visited in tiles so
-  the tables' columns stay in cache);
+- ``tile_pass``: bounds of a tile, each row's k best and chosen jobs' k best rows;
 - ``emit_survivors``: every pair whose bound reaches its row's or its job's threshold;
-- ``structured`` / ``semantic``: the components of chosen pairs with the library's formulas (float64,
-  scalar code that mirrors ``matching.scoring`` operation by operation; the cosine sums in another order);
+- ``structured`` / ``semantic``: the components of chosen pairs with the library's formulas
+  (float64, scalar code that mirrors ``matching.scoring`` operation by operation; the cosine sums in
+  another order);
 - ``push_topk``: running k best values per group.
 
-An *estimate* is exact structured parts + the float32 semantic term of the GEMM (off by at most the
-caller's ``spread``). Compiled on first use and cached (NUMBA_CACHE_DIR when the code is read-only).
+Compiled on first use and cached (NUMBA_CACHE_DIR when the code is read-only).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from numba import njit
 NEUTRAL = 0.5
 UNKNOWN = -1
 CHUNK = 16  # columns checked together: a chunk with nothing above the bar is skipped branch-free
+WIDE_CHUNK = 64  # the same for the survivor pass's 16-bit compares
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -97,33 +98,20 @@ def structured(ri, ci, c_ptr, c_pos, c_years, c_city, c_country, c_remote, c_des
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def semantic(ri, ci, c_vec, j_vec):
-    """Clipped cosine of pairs (ri[p], ci[p]): float64 dot of the float32 vectors (8 partial sums for ILP;
-    the library's BLAS sums in another order, ~1e-16 apart)."""
-    n_pairs = len(ri)
+    """Clipped cosine of pairs (ri[p], ci[p]): float64 dot of the float32 vectors. Products are exact in
+    float64; the sum is reassociated into SIMD lanes (the library's BLAS sums in yet another order,
+    ~1e-16 apart — far below the scores' 1e-6 rounding)."""
     d = c_vec.shape[1]
-    out = np.empty(n_pairs, dtype=np.float64)
-    for p in range(n_pairs):
+    out = np.empty(len(ri), dtype=np.float64)
+    for p in range(len(ri)):
         x = c_vec[ri[p]]
         y = j_vec[ci[p]]
-        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
-        t = 0
-        while t + 8 <= d:
-            a0 += np.float64(x[t]) * np.float64(y[t])
-            a1 += np.float64(x[t + 1]) * np.float64(y[t + 1])
-            a2 += np.float64(x[t + 2]) * np.float64(y[t + 2])
-            a3 += np.float64(x[t + 3]) * np.float64(y[t + 3])
-            a4 += np.float64(x[t + 4]) * np.float64(y[t + 4])
-            a5 += np.float64(x[t + 5]) * np.float64(y[t + 5])
-            a6 += np.float64(x[t + 6]) * np.float64(y[t + 6])
-            a7 += np.float64(x[t + 7]) * np.float64(y[t + 7])
-            t += 8
-        while t < d:
-            a0 += np.float64(x[t]) * np.float64(y[t])
-            t += 1
-        sem = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
-        out[p] = min(max(sem, 0.0), 1.0)
+        acc = 0.0
+        for t in range(d):
+            acc += np.float64(x[t]) * np.float64(y[t])
+        out[p] = min(max(acc, 0.0), 1.0)
     return out
 
 
@@ -147,14 +135,6 @@ def _bound_row(u, i, j0, j1, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):
             u[t] += src[t]
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _add_semantic(u, srow, w):
-    """u += max(sem, 0) exactly ((x + |x|) / 2 == max(x, 0); NaN — a done pair — stays NaN)."""
-    half = np.float32(0.5)
-    for t in range(w):
-        u[t] += (srow[t] + abs(srow[t])) * half
-
-
 @njit(cache=True, nogil=True)
 def bound_rows(rows, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):
     """(len(rows), m) structured bounds (tests and diagnostics)."""
@@ -166,149 +146,142 @@ def bound_rows(rows, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):
 
 
 @njit(cache=True, nogil=True)
-def col_probes(sem, start, k, cols, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):
-    """(len(cols), k) block rows of the k largest bounds of each chosen job (-1 when fewer than k rows)."""
-    b = sem.shape[0]
-    m = tables.shape[1]
-    nc = len(cols)
-    u = np.empty(m, dtype=np.float32)
-    out = np.full((nc, k), -1, dtype=np.int64)
-    vals = np.empty((nc, k), dtype=np.float32)
-    filled = np.zeros(nc, dtype=np.int64)
-    floor = np.full(nc, -np.inf, dtype=np.float32)
-    lo = np.zeros(nc, dtype=np.int64)
+def round_bf16(src, out):
+    """out (uint16) = src (float32, 2-D) rounded to the nearest bfloat16, ties to even (finite values)."""
+    for r in range(src.shape[0]):
+        row = src[r]
+        dest = out[r]
+        bits = np.empty(len(row), dtype=np.uint32)
+        fbits = bits.view(np.float32)
+        for t in range(len(row)):
+            fbits[t] = row[t]
+        for t in range(len(row)):
+            x = bits[t]
+            dest[t] = np.uint16((x + np.uint32(0x7FFF) + ((x >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
+
+
+@njit(cache=True, nogil=True)
+def tile_pass(sem, j0, start, bounds, r_idx, r_vals, r_filled, r_lo, r_floor,
+              need, c_idx, c_vals, c_filled, c_lo, c_floor,
+              tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):  # fmt: skip
+    """One (block rows × jobs j0..j0+w) tile of the screen, from its bf16 semantic GEMM ``sem`` (uint16).
+
+    For every pair: bound = max(sem, 0) + the candidate's structured bound (float32), then
+    - each row's k best bounds so far (r_*: job indices, values, fill count, slot of the min, the min);
+    - for jobs with ``need[j]``, their kc best rows so far (c_*, indexed by job);
+    - the bound rounded *up* to bf16 into ``bounds[:, j0:j0+w]`` for the survivor pass.
+    Jobs are visited a tile at a time, so the tables' columns stay in cache.
+    """
+    b, w = sem.shape
+    k = r_idx.shape[1]
+    kc = c_idx.shape[1]
+    j1 = j0 + w
+    half = np.float32(0.5)
+    u = np.empty(w, dtype=np.float32)
+    ubits = u.view(np.uint32)
+    s32 = np.empty(w, dtype=np.uint32)
+    sf = s32.view(np.float32)
+    any_need = False
+    for t in range(w):
+        any_need |= need[j0 + t]
     for r in range(b):
-        _bound_row(u, start + r, 0, m, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc)
+        _bound_row(u, start + r, j0, j1, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc)
         srow = sem[r]
-        for q in range(nc):
-            j = cols[q]
-            v = max(srow[j], np.float32(0.0)) + u[j]
-            if filled[q] < k:
-                vals[q, filled[q]] = v
-                out[q, filled[q]] = r
-                filled[q] += 1
-                if filled[q] < k:
+        for t in range(w):
+            s32[t] = np.uint32(srow[t]) << np.uint32(16)
+        for t in range(w):  # + max(sem, 0): (x + |x|) / 2 is exact
+            u[t] += (sf[t] + abs(sf[t])) * half
+        dest = bounds[r, j0:j1]
+        for t in range(w):  # round up to bf16: bounds are >= 0 (or NaN, which stays NaN; huge → inf)
+            dest[t] = np.uint16((ubits[t] + np.uint32(0xFFFF)) >> np.uint32(16))
+        fl = r_floor[r]
+        for c0 in range(0, w, CHUNK):
+            chunk = u[c0 : min(c0 + CHUNK, w)]
+            if r_filled[r] >= k:
+                hit = False
+                for t in range(len(chunk)):  # vectorised: most chunks stop here
+                    hit |= chunk[t] > fl
+                if not hit:
                     continue
-            elif v > floor[q]:
-                vals[q, lo[q]] = v
-                out[q, lo[q]] = r
+            # the k-slot insert is written out (the column insert below has the same shape): as an
+            # inlined helper returning a tuple it cost 18 % of the kernel's throughput here (measured)
+            for t in range(len(chunk)):
+                v = chunk[t]
+                f = r_filled[r]
+                if f < k:
+                    r_vals[r, f] = v
+                    r_idx[r, f] = j0 + c0 + t
+                    r_filled[r] = f + 1
+                    if f + 1 < k:
+                        continue
+                elif v > fl:
+                    r_vals[r, r_lo[r]] = v
+                    r_idx[r, r_lo[r]] = j0 + c0 + t
+                else:
+                    continue
+                best = 0
+                for q in range(1, k):
+                    if r_vals[r, q] < r_vals[r, best]:
+                        best = q
+                r_lo[r] = best
+                fl = r_vals[r, best]
+        r_floor[r] = fl
+        if not any_need:
+            continue
+        for t in range(w):
+            j = j0 + t
+            if not need[j]:
+                continue
+            v = u[t]
+            f = c_filled[j]
+            if f < kc:
+                c_vals[j, f] = v
+                c_idx[j, f] = start + r
+                c_filled[j] = f + 1
+                if f + 1 < kc:
+                    continue
+            elif v > c_floor[j]:
+                c_vals[j, c_lo[j]] = v
+                c_idx[j, c_lo[j]] = start + r
             else:
                 continue
             best = 0
-            for t in range(1, k):
-                if vals[q, t] < vals[q, best]:
-                    best = t
-            lo[q] = best
-            floor[q] = vals[q, best]
-    return out
+            for q in range(1, kc):
+                if c_vals[j, q] < c_vals[j, best]:
+                    best = q
+            c_lo[j] = best
+            c_floor[j] = c_vals[j, best]
 
 
 @njit(cache=True, nogil=True)
-def row_probes(sem, start, k, tile, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):
-    """(b, k) jobs of the k largest bounds of each block row (-1 when fewer), skipping NaN (done) pairs.
-
-    Overwrites ``sem`` with the bounds. Jobs are visited ``tile`` at a time for all rows, so the tables'
-    columns stay in cache.
-    """
-    b = sem.shape[0]
-    m = tables.shape[1]
-    u = np.empty(tile, dtype=np.float32)
-    idx = np.full((b, k), -1, dtype=np.int64)
-    vals = np.empty((b, k), dtype=np.float32)
-    filled = np.zeros(b, dtype=np.int64)
-    lo = np.zeros(b, dtype=np.int64)
-    floor = np.full(b, -np.inf, dtype=np.float32)
-    for j0 in range(0, m, tile):
-        j1 = min(j0 + tile, m)
-        w = j1 - j0
-        for r in range(b):
-            _bound_row(u, start + r, j0, j1, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc)
-            dest = sem[r, j0:j1]
-            _add_semantic(u, dest, w)
-            for t in range(w):  # the block now holds bounds: the survivor pass reads them as they are
-                dest[t] = u[t]
-            fl = floor[r]
-            for c0 in range(0, w, CHUNK):
-                chunk = u[c0 : min(c0 + CHUNK, w)]
-                if filled[r] >= k:
-                    hit = False
-                    for t in range(len(chunk)):  # vectorised: most chunks stop here
-                        hit |= chunk[t] > fl
-                    if not hit:
-                        continue
-                # the k-slot insert is written out (col_probes has the same shape): as an inlined
-                # helper returning a tuple it cost 18 % of the kernel's throughput here (measured)
-                for t in range(len(chunk)):
-                    v = chunk[t]
-                    if v != v:  # NaN: already scored
-                        continue
-                    f = filled[r]
-                    if f < k:
-                        vals[r, f] = v
-                        idx[r, f] = j0 + c0 + t
-                        filled[r] = f + 1
-                        if f + 1 < k:
-                            continue
-                    elif v > fl:
-                        vals[r, lo[r]] = v
-                        idx[r, lo[r]] = j0 + c0 + t
-                    else:
-                        continue
-                    best = 0
-                    for q in range(1, k):
-                        if vals[r, q] < vals[r, best]:
-                            best = q
-                    lo[r] = best
-                    fl = vals[r, best]
-            floor[r] = fl
-    return idx
-
-
-@njit(cache=True, nogil=True)
-def emit_survivors(bound, row_thr, col_thr, out_r, out_c):
-    """Block pairs whose bound is >= row_thr[r] or >= col_thr[j] (NaN = done: never). Writes up to
-    len(out_r) and returns how many qualify (more = call again with room)."""
-    b, m = bound.shape
-    bar = np.empty(m, dtype=np.float32)
+def emit_survivors(bounds, row_bar, col_bar, out_r, out_c):
+    """Pairs whose bf16 bound (uint16 bits, >= 0 or NaN) reaches row_bar[r] or col_bar[j], the bars as
+    bf16 bits too (``bf16_bar``): for non-negative bf16 the bits order like the values, and a NaN (a
+    done pair) is above +inf (0x7F80), so one unsigned compare each. Writes up to len(out_r) and
+    returns how many qualify (more = call again with room)."""
+    b, m = bounds.shape
+    top = np.uint16(0x7F80)
     cap = len(out_r)
     count = 0
     for r in range(b):
-        row = bound[r]
-        rt = row_thr[r]
-        for t in range(m):  # a pair qualifies when its bound reaches the lower of the two bars
-            bar[t] = min(rt, col_thr[t])
-        for c0 in range(0, m, CHUNK):
-            c1 = min(c0 + CHUNK, m)
-            chunk = row[c0:c1]
-            cbar = bar[c0:c1]
+        row = bounds[r]
+        rb = row_bar[r]
+        for c0 in range(0, m, WIDE_CHUNK):
+            c1 = min(c0 + WIDE_CHUNK, m)
             hit = False
-            for t in range(len(chunk)):  # vectorised: most chunks stop here
-                hit |= chunk[t] >= cbar[t]
+            for t in range(c0, c1):  # vectorised: most chunks stop here
+                v = row[t]
+                hit |= ((v >= rb) | (v >= col_bar[t])) & (v <= top)
             if not hit:
                 continue
-            for t in range(len(chunk)):
-                if chunk[t] >= cbar[t]:
+            for t in range(c0, c1):
+                v = row[t]
+                if ((v >= rb) or (v >= col_bar[t])) and v <= top:
                     if count < cap:
                         out_r[count] = r
-                        out_c[count] = c0 + t
+                        out_c[count] = t
                     count += 1
     return count
-
-
-@njit(cache=True, nogil=True)
-def pair_bounds(ri, ci, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):
-    """float32 structured bound of pairs (ri[p], ci[p]), summed in ``_bound_row``'s order."""
-    out = np.empty(len(ri), dtype=np.float32)
-    for p in range(len(ri)):
-        i = ri[p]
-        j = ci[p]
-        u = loc_table[c_loc[i], j]
-        for f in range(c_fixed.shape[1]):
-            u += tables[c_fixed[i, f], j]
-        for q in range(t_ptr[i], t_ptr[i + 1]):
-            u += tables[t_rows[q], j]
-        out[p] = u
-    return out
 
 
 @njit(cache=True, nogil=True)

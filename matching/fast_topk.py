@@ -1,27 +1,29 @@
-"""Exact hybrid top-K, both directions, at close to GEMM speed: an upper bound screen + exact re-score.
+"""Exact hybrid top-K, both directions, at GEMM speed: an upper bound screen + exact re-score.
 
 ``matching.scoring.score_matrix`` builds five float64 (n, m) arrays per block (~30 elementwise passes).
-Here a block of candidates costs one float32 GEMM (the semantic term) and one streaming numba pass
-(``_kernels.block_pass``) that reads its output once:
+Here a block of candidates is visited one job tile at a time (``JOB_TILE`` jobs, so the tile's tables stay
+in cache): a bfloat16 GEMM for the semantic term (``matching.semantic_gemm``: AMX when the CPU has it,
+float32 sgemm otherwise; its error is bounded) and a streaming numba pass (``_kernels.tile_pass``):
 
 1. **Bound**: ``max(w_sem * cos, 0) + bound_row[j]``, where the candidate's structured bound row is the sum
-   of a few rows of per-job tables (``JobSide.tables``), an upper bound of the other four terms:
+   of a few rows of per-job tables (``JobSide.ops``), an upper bound of the other four terms:
    - skills: one row per skill of the tenant's job vocabulary (the job's weight for it / its total), so
      the sum over the candidate's skills is the coverage itself (hashed rows past ``SKILL_ROWS`` skills);
    - experience: the library formula at the bucket's upper edge (it only grows with the years held);
    - salary: the formula at the bucket's lower edge (it only shrinks with the salary asked);
    - location: exact, one row per distinct (city, country, remote-only) of the call's candidates;
    - the job-only constant (the neutral skills term of a job that lists none).
+   The block's bounds are kept in bf16, rounded up.
 2. **Probes**: the k best bounds of each row (and, until a job has k lower bounds, the k best rows of
-   each job) get an *estimate* — exact structured parts + the float32 semantic term, off by at most
-   ``spread``; the k-th estimate less ``spread`` bounds the row's (job's) true k-th score from below.
-3. **Survivors**: only pairs whose bound reaches a row's or a job's lower bound (less the float32 error
+   each job) get an *estimate* — exact structured parts + the float32-operand semantic term, off by at
+   most ``spread``; the k-th estimate less ``spread`` bounds the row's (job's) true k-th score from below.
+3. **Survivors**: only pairs whose bound reaches a row's or a job's lower bound (less the screen's error
    ``margin``) can be in a top-k; they get an estimate too. A job's lower bound rises block by block.
 4. **Exact**: only pairs whose estimate is within ``2 * spread`` of a k-th get the float64 cosine; their
    scores are the library's (same formulas, same rounding), ranked score desc, index asc.
 
-The result equals brute force over ``score_matrix`` (tests): invalid profiles and cross-tenant pairs are
-never scored; rows with fewer than K rankable columns are padded with -1 / NaN.
+The result equals brute force over ``score_matrix`` (tests, both GEMM engines): invalid profiles and
+cross-tenant pairs are never scored; rows with fewer than K rankable columns are padded with -1 / NaN.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from matching import _kernels
+from matching import _kernels, semantic_gemm
 from matching.features import FeatureMatrix
 from matching.scoring import (
     COMPONENTS,
@@ -56,6 +58,8 @@ EXP_EDGES = np.concatenate([np.arange(0.0, 40.5, 0.5), [50.0, np.inf]])  # upper
 SAL_EDGES = np.geomspace(10_000.0, 1_000_000.0, 118)  # lower edges (4 % apart), yearly salary asked
 SKILL_ROWS = 1024  # exact per-skill rows up to this job vocabulary, hashed rows beyond
 LOCATION_ROWS = 1024  # exact location classes per call; rarer ones share a row scored 1
+JOB_TILE = 256  # jobs per tile: the GEMM tile, the tables' columns and the bf16 result stay in L2
+BF16_NAN = np.uint16(0x7FC0)  # marks a pair already scored in the block's bounds
 
 
 def _bitsets(matrix: sp.csr_matrix, vocab: np.ndarray, words: int) -> np.ndarray:
@@ -164,6 +168,13 @@ class JobSide:
             "remote": np.asarray(fm.remote, np.int8),
         }  # fmt: skip
 
+    def gemm_tiles(self, engine) -> list:
+        """The semantic GEMM's job operand in ``JOB_TILE`` column tiles, in the engine's format."""
+        key = ("tiles", engine.name)
+        if key not in self.ops:
+            self.ops[key] = engine.jobs(self.ops["sem_t"], JOB_TILE)
+        return self.ops[key]
+
     def exact_args(self) -> tuple:
         o = self.ops
         return (o["ess_bits"], o["opt_bits"], o["has_opt"], self.total, o["need"], o["city"], o["country"],
@@ -242,18 +253,74 @@ def semantic_error(job: JobSide, cand_max_norm: float) -> float:
 
 
 def screen_error_bound(job: JobSide, cand_max_norm: float, max_terms: int) -> float:
-    """Bound on how far the float32 bound can fall below the exact bound: semantic GEMM + the float32
-    sums of ``max_terms`` table rows (terms in [0, 1] summing to <= 1) + the casts to float32."""
-    return semantic_error(job, cand_max_norm) + (_gamma(max_terms + 1) + 2 * U32) * 1.0 + 1e-9
+    """Bound on how far the stored bound can fall below the exact bound: the bf16 semantic GEMM (on top
+    of the float32 operands' own error) + the float32 sums of ``max_terms`` table rows (terms in [0, 1]
+    summing to <= 1) + the casts to float32. Rounding the bound up to bf16 only raises it."""
+    dim = job.fm.vectors.shape[1]
+    gemm = semantic_gemm.error_bound(dim, job.norm[0] * cand_max_norm * job.max_norm * (1 + 4 * U32))
+    return semantic_error(job, cand_max_norm) + gemm + (_gamma(max_terms + 1) + 2 * U32) * 1.0 + 1e-9
 
 
-def screen_block(c: FeatureMatrix, job: JobSide) -> np.ndarray:
-    """(b, m) float32 bound of candidates ``c`` (valid, one tenant) vs ``job``: an upper bound of the
-    hybrid score, less ``screen_error_bound``."""
+class _Screen:
+    """Per-call buffers and per-block state of the tile passes (``_kernels.tile_pass``)."""
+
+    def __init__(self, cands: _Candidates, job: JobSide, engine, block_size: int, kr: int, kc: int):
+        self.cands, self.job, self.engine = cands, job, engine
+        self.tiles = job.gemm_tiles(engine)
+        self.operand = engine.candidates(cands.sem)
+        b, m = min(block_size, len(cands.fm)), len(job)
+        self.bounds_buf = np.empty((b, m), dtype=np.uint16)
+        self.tile_buf = np.empty((b, JOB_TILE), dtype=np.uint16)
+        self.kr, self.kc = kr, kc
+        self.bound_args = cands.bound_args(job)
+
+    def block(self, start: int, stop: int, need: np.ndarray):
+        """Bounds (b, m) bf16 bits of rows start..stop, each row's kr best jobs (-1: fewer) and, for jobs
+        with ``need``, their kc best rows (-1: fewer)."""
+        b, m = stop - start, len(self.job)
+        r_idx = np.full((b, self.kr), -1, dtype=np.int64)
+        r_vals = np.empty((b, self.kr), dtype=np.float32)
+        r_filled, r_lo = np.zeros(b, dtype=np.int64), np.zeros(b, dtype=np.int64)
+        r_floor = np.full(b, -np.inf, dtype=np.float32)
+        nc = m if need.any() else 0
+        c_idx = np.full((nc, self.kc), -1, dtype=np.int64)
+        c_vals = np.empty((nc, self.kc), dtype=np.float32)
+        c_filled, c_lo = np.zeros(nc, dtype=np.int64), np.zeros(nc, dtype=np.int64)
+        c_floor = np.full(nc, -np.inf, dtype=np.float32)
+        need = need if nc else np.zeros(m, dtype=np.bool_)
+        bounds = self.bounds_buf[:b]
+        rows = self.operand[start:stop]
+        for tile_no, job_tile in enumerate(self.tiles):
+            j0 = tile_no * JOB_TILE
+            w = min(JOB_TILE, m - j0)
+            sem = self.tile_buf.ravel()[: b * w].reshape(b, w)  # contiguous, as the GEMM writes it
+            self.engine.multiply(rows, job_tile, sem)
+            _kernels.tile_pass(sem, j0, start, bounds, r_idx, r_vals, r_filled, r_lo, r_floor,
+                               need, c_idx, c_vals, c_filled, c_lo, c_floor, *self.bound_args)  # fmt: skip
+        return bounds, r_idx, c_idx
+
+
+def _as_float(bf16_bits: np.ndarray) -> np.ndarray:
+    return (bf16_bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def bf16_bar(threshold: np.ndarray) -> np.ndarray:
+    """uint16 bits of the smallest bf16 >= each threshold (<= 0 → 0): a stored bound (>= 0) reaches the
+    threshold exactly when its bits are >= these."""
+    bits = np.maximum(np.asarray(threshold, dtype=np.float64), 0.0).astype(np.float32).view(np.uint32)
+    # the float32 cast may round down: step up one float32 ulp first when it did
+    down = bits.view(np.float32).astype(np.float64) < np.maximum(threshold, 0.0)
+    bits = bits + down.astype(np.uint32)
+    return ((bits.astype(np.uint64) + 0xFFFF) >> 16).astype(np.uint16)
+
+
+def screen_block(c: FeatureMatrix, job: JobSide, gemm: str = "auto") -> np.ndarray:
+    """(b, m) float32 bound of candidates ``c`` (valid, one tenant) vs ``job`` as the screen stores it:
+    an upper bound of the hybrid score, less ``screen_error_bound``."""
     cands = _Candidates.build(c, job)
-    sem = cands.sem @ job.ops["sem_t"]
-    bound = _kernels.bound_rows(np.arange(len(c), dtype=np.int64), *cands.bound_args(job))
-    return np.maximum(sem, np.float32(0)) + bound
+    screen = _Screen(cands, job, semantic_gemm.engine(gemm), max(len(c), 1), 1, 1)
+    bounds, _, _ = screen.block(0, len(c), np.zeros(len(job), dtype=np.bool_))
+    return _as_float(bounds)
 
 
 # --- exact scores of chosen pairs ---------------------------------------------------------------------
@@ -263,15 +330,16 @@ def _structured(cands: _Candidates, job: JobSide, ri: np.ndarray, ci: np.ndarray
                                *cands.exact_args(), *job.exact_args())  # fmt: skip
 
 
-def _exact(cands: _Candidates, job: JobSide, ri: np.ndarray, ci: np.ndarray,
-           structured: np.ndarray | None = None) -> np.ndarray:
-    """(P, 5) unrounded components in COMPONENTS order (``structured``: already computed for these pairs)."""
+def _exact(cands: _Candidates, job: JobSide, ri: np.ndarray, ci: np.ndarray) -> np.ndarray:
+    """(P, 5) unrounded components in COMPONENTS order, the library's formulas (pairs taken in job order,
+    so a job's vector and bitsets are read once per run of its pairs)."""
     ri, ci = np.ascontiguousarray(ri, dtype=np.int64), np.ascontiguousarray(ci, dtype=np.int64)
-    by_job = np.argsort(ci, kind="stable")  # each job vector is read once per run of its pairs
-    sem = np.empty(len(ri))
-    sem[by_job] = _kernels.semantic(ri[by_job], ci[by_job], cands.vectors, job.ops["vectors"])
-    rest = _structured(cands, job, ri, ci) if structured is None else structured
-    return np.column_stack([sem, rest])
+    by_job = np.argsort(ci, kind="stable")
+    ri_s, ci_s = ri[by_job], ci[by_job]
+    parts = np.empty((len(ri), 5))
+    parts[by_job, 0] = _kernels.semantic(ri_s, ci_s, cands.vectors, job.ops["vectors"])
+    parts[by_job, 1:] = _structured(cands, job, ri_s, ci_s)
+    return parts
 
 
 def _combine(parts: np.ndarray, norm: np.ndarray, ok: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -350,10 +418,11 @@ class BothTopK:
 
 
 def topk_both(c: FeatureMatrix, j: FeatureMatrix, k: int, weights: HybridWeights | str | None = None,
-              block_size: int = 1024, job_sides: dict | None = None) -> BothTopK:
+              block_size: int = 1024, job_sides: dict | None = None, gemm: str = "auto") -> BothTopK:
     """Exact top-k jobs per candidate and top-k candidates per job (== brute force over score_matrix).
 
-    ``job_sides`` (tenant → JobSide) lets a caller build the job side once and reuse it across calls.
+    ``job_sides`` (tenant → JobSide) lets a caller build the job side once and reuse it across calls;
+    ``gemm``: the screen's GEMM engine (``matching.semantic_gemm``: auto, bfloat16, float32).
     """
     if block_size < 1:
         raise ValueError("block_size must be >= 1")
@@ -370,7 +439,7 @@ def topk_both(c: FeatureMatrix, j: FeatureMatrix, k: int, weights: HybridWeights
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 if side is None or not np.array_equal(side.index, j_idx):
                     side = JobSide.build(j, w, j_idx)
-                got = _tenant_topk(c.take(c_idx), side, k, block_size)
+                got = _tenant_topk(c.take(c_idx), side, k, block_size, gemm)
             (rc, rv, rcomp), (jc, jv, jcomp), count = got
             rescored += count
             c_cols[c_idx] = np.where(rc >= 0, j_idx[np.maximum(rc, 0)], -1)
@@ -385,93 +454,79 @@ def topk_both(c: FeatureMatrix, j: FeatureMatrix, k: int, weights: HybridWeights
     return BothTopK(TopK(rows_c, c_cols, c_vals, c_comp), TopK(rows_j, j_cols, j_vals, j_comp), rescored)
 
 
-def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int):
+def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int, gemm: str):
     """Both directions for valid candidates ``c`` vs one tenant's JobSide (local indices)."""
     n, m = len(c), len(job)
     kr, kc = min(k, m), min(k, n)
     cands = _Candidates.build(c, job)
     norm = job.norm
     margin = screen_error_bound(job, cands.max_norm, cands.max_terms) + ROUNDING_SLACK  # score <= bound + margin
-    # |rounded score - estimate| <= spread (+ the float32 roundings of bound = sem + structured bound)
-    spread = semantic_error(job, cands.max_norm) + 4 * U32 + ROUNDING_SLACK
-    bound_args = cands.bound_args(job)
-    sem_t = job.ops["sem_t"]
-    sem_buf = np.empty((min(block_size, n), m), dtype=np.float32)
+    spread = ROUNDING_SLACK  # |rounded score - estimate| <= spread (same components, another sum order)
+    screen = _Screen(cands, job, semantic_gemm.engine(gemm), block_size, kr, kc)
     rows_out, jobs_out = _empty_topk(n, k), _empty_topk(m, k)
     col_lbs = _RunningTop(m, kc)  # running kc best lower bounds (estimate - spread) per job
     col_lb = col_lbs.kth()
     pool = []  # (candidate row, job, estimate, structured parts) that may still reach a job's top-k
     rescored = 0
-    tile = int(np.clip((1 << 20) // (4 * len(job.ops["tables"]) + 1) // 16 * 16, 64, 2048))  # ~1 MB of tables
     cap = 1 << 16
     out_r, out_c = np.empty(cap, np.int64), np.empty(cap, np.int64)
 
-    def estimate(block, rows, cols, holds_bounds: bool):
-        """Exact structured parts + the semantic term (from the GEMM, or bound - structured bound)."""
-        parts = _structured(cands, job, rows + start, cols)
-        sem = block[rows, cols].astype(np.float64)
-        if holds_bounds:
-            sem -= _kernels.pair_bounds(rows + start, cols, *bound_args)
-        return np.maximum(sem, 0.0) + parts @ norm[1:], parts
+    def estimate(rows, cols):
+        """The pairs' unrounded components and score (rows: candidate rows)."""
+        parts = _exact(cands, job, rows, cols)
+        return parts @ norm, parts
 
     for start in range(0, n, block_size):
         stop = min(start + block_size, n)
         b = stop - start
-        sem = np.matmul(cands.sem[start:stop], sem_t, out=sem_buf[:b])
-        # 1. probes: jobs without kc lower bounds yet (a task's first block) → their kc best rows;
-        #    each row's kr best jobs. Their estimates less ``spread`` are lower bounds of the k-th scores.
-        found = []  # (block rows, jobs, estimates, structured parts) of this block
-        need = np.flatnonzero(~np.isfinite(col_lb))
-        if len(need):
-            probe = _kernels.col_probes(sem, start, min(kc, b), need, *bound_args)
-            pc = np.repeat(need, probe.shape[1])
-            pr = probe.ravel()
-            pr, pc = pr[pr >= 0], pc[pr >= 0]
-            est, parts = estimate(sem, pr, pc, holds_bounds=False)
-            col_lb = col_lbs.push(pc, est - spread).kth()
-            sem[pr, pc] = np.nan  # done: the passes skip it
-            found.append((pr, pc, est, parts))
-        probe = _kernels.row_probes(sem, start, kr, tile, *bound_args)  # sem now holds the bounds
-        qr = np.repeat(np.arange(b, dtype=np.int64), kr)
-        qc = probe.ravel()
-        ok = qc >= 0
-        qr, qc = qr[ok], qc[ok]
-        est, parts = estimate(sem, qr, qc, holds_bounds=True)
+        # 1. probes: each row's kr best bounds; jobs without kc lower bounds yet (a task's first block)
+        #    → their kc best rows. Estimates less ``spread`` are lower bounds of the k-th scores.
+        bounds, r_idx, c_idx = screen.block(start, stop, ~np.isfinite(col_lb))
+        qr = np.repeat(np.arange(start, stop, dtype=np.int64), kr)
+        qc = r_idx.ravel()
+        need = np.flatnonzero((c_idx >= 0).any(axis=1)) if len(c_idx) else np.zeros(0, np.int64)
+        pr = c_idx[need].ravel()
+        pc = np.repeat(need, kc)
+        keys = np.concatenate([qr[qc >= 0] * m + qc[qc >= 0], pr[pr >= 0] * m + pc[pr >= 0]])
+        keys, where = np.unique(keys, return_inverse=True)
+        pr, pc = keys // m, keys % m
+        est, parts = estimate(pr, pc)
         row_lb = np.full(b, np.inf)
-        np.minimum.at(row_lb, qr, est - spread)
-        row_lb[(probe < 0).any(axis=1)] = -np.inf  # fewer than kr jobs left: the whole row
-        col_lb = col_lbs.push(qc, est - spread).kth()
-        sem[qr, qc] = np.nan
-        found.append((qr, qc, est, parts))
+        probed = where[: int((qc >= 0).sum())]
+        np.minimum.at(row_lb, pr[probed] - start, est[probed] - spread)
+        row_lb[(r_idx < 0).any(axis=1)] = -np.inf  # fewer than kr jobs: the whole row
+        col_lb = col_lbs.push(pc, est - spread).kth()
+        bounds[pr - start, pc] = BF16_NAN  # done: the survivor pass skips it
+        found = [(pr, pc, est, parts)]
         # 2. survivors: pairs whose bound reaches their row's or their job's lower bound (less margin)
-        row_thr = np.maximum(row_lb - margin, -1.0).astype(np.float32)
-        col_thr = np.maximum(col_lb - margin, -1.0).astype(np.float32)
-        count = _kernels.emit_survivors(sem, row_thr, col_thr, out_r, out_c)
+        row_thr, col_thr = bf16_bar(row_lb - margin), bf16_bar(col_lb - margin)
+        count = _kernels.emit_survivors(bounds, row_thr, col_thr, out_r, out_c)
         if count > cap:
             cap = 1 << int(np.ceil(np.log2(count)))
             out_r, out_c = np.empty(cap, np.int64), np.empty(cap, np.int64)
-            count = _kernels.emit_survivors(sem, row_thr, col_thr, out_r, out_c)
+            count = _kernels.emit_survivors(bounds, row_thr, col_thr, out_r, out_c)
         if count:
-            sr, sc = out_r[:count].copy(), out_c[:count].copy()
-            est, parts = estimate(sem, sr, sc, holds_bounds=True)
+            sr, sc = out_r[:count] + start, out_c[:count].copy()
+            est, parts = estimate(sr, sc)
             col_lb = col_lbs.push(sc, est - spread).kth()
             found.append((sr, sc, est, parts))
         pr, pc, est, parts = (np.concatenate(x) for x in zip(*found, strict=True))
         rescored += len(pr)
         # 3. rows are complete within the block: exact scores for estimates near each row's kr-th
-        cut = _kth_per_group(pr, est, kr, b)
-        near = est >= cut[pr] - 2 * spread
+        local = pr - start
+        cut = _kth_per_group(local, est, kr, b)
+        near = est >= cut[local] - 2 * spread
         rows, cols = pr[near], pc[near]
-        exact = _combine(_exact(cands, job, rows + start, cols, parts[near]), norm)
-        _place(exact, rows, cols, kr, rows + start, rows_out)
+        exact = _combine(parts[near], norm)
+        _place(exact, rows, cols, kr, rows, rows_out)
         # jobs: keep what can still reach the job's kc-th score
         keep = est + spread >= col_lb[pc]
-        pool.append((pr[keep] + start, pc[keep], est[keep], parts[keep]))
+        pool.append((pr[keep], pc[keep], est[keep], parts[keep]))
     if pool:
         ri, ci, est, parts = (np.concatenate(x) for x in zip(*pool, strict=True))
         cut = _kth_per_group(ci, est, kc, m)
         near = est >= cut[ci] - 2 * spread
         ri, ci, parts = ri[near], ci[near], parts[near]
-        exact = _combine(_exact(cands, job, ri, ci, parts), norm)
+        exact = _combine(parts, norm)
         _place(exact, ci, ri, kc, ci, jobs_out)
     return rows_out, jobs_out, rescored

@@ -1,4 +1,4 @@
-"""matching.fast_topk (float32 screen + exact re-score) == brute force over matching.scoring.score_matrix."""
+"""matching.fast_topk (bf16 / float32 screen + exact re-score) == brute force over matching.scoring.score_matrix."""
 
 from __future__ import annotations
 
@@ -58,10 +58,17 @@ def _brute(c, j, k, weights):
 
 
 def _check(c, j, k, weights, block_size):
+    """Both screen engines return brute force's top-k, both directions, every component."""
+    for gemm in ("bfloat16", "float32"):
+        got, full = _check_engine(c, j, k, weights, block_size, gemm)
+    return got, full
+
+
+def _check_engine(c, j, k, weights, block_size, gemm):
     from matching.fast_topk import topk_both
 
     full, (rc, rv), (jc, jv) = _brute(c, j, k, weights)
-    got = topk_both(c, j, k, weights, block_size=block_size)
+    got = topk_both(c, j, k, weights, block_size=block_size, gemm=gemm)
     np.testing.assert_array_equal(got.candidate_to_job.col_index, rc)
     np.testing.assert_array_equal(got.candidate_to_job.score, rv)  # NaN == NaN for padding
     np.testing.assert_array_equal(got.job_to_candidate.col_index, jc)
@@ -141,14 +148,15 @@ def test_pair_scores_equal_score_matrix_entries():
         np.testing.assert_array_equal(got[name], full[name][ri, ci])
 
 
-def test_screen_is_an_upper_bound_within_its_error_and_a_tight_one():
+@pytest.mark.parametrize("gemm", ["bfloat16", "float32"])
+def test_screen_is_an_upper_bound_within_its_error_and_a_tight_one(gemm):
     from matching.fast_topk import JobSide, screen_block, screen_error_bound
 
     rng = np.random.default_rng(11)
     c = _features("candidate", 64, rng, tenants=("a",), invalid_share=0.0, dim=384)
     j = _features("job", 48, rng, tenants=("a",), invalid_share=0.0, dim=384)
     side = JobSide.build(j, "w1")
-    bound = screen_block(c, side).astype(np.float64)
+    bound = screen_block(c, side, gemm).astype(np.float64)
     w = WEIGHTS["w1"].component_weights()
     parts = score_matrix(c, j, "w1")
     exact = sum(wt * parts[name] for wt, name in zip(w, COMPONENTS, strict=True))
