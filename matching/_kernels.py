@@ -4,8 +4,8 @@ A pair's *bound* is ``max(sem, 0) + bound_row[j]``: ``sem`` is the tile's semant
 bfloat16 (``matching.semantic_gemm``; the candidate vector pre-scaled by the semantic weight) and
 ``bound_row`` the candidate's structured upper bound against the tile's jobs, summed from a few rows of
 per-job tables (its skills, its experience and salary buckets, its location class, the job-only
-constant) into a buffer that stays in cache. Bounds are kept as bf16 rounded up (still upper bounds, half
-the bytes); pairs already scored are marked NaN: NaN never compares true.
+constant) into a buffer that stays in cache. Bounds are kept as int16 multiples of QUANTUM rounded up
+(still upper bounds, half the bytes); pairs already scored are marked DONE, below every bar.
 
 - ``tile_pass``: bounds of a tile, each row's k best and chosen jobs' k best rows;
 - ``emit_survivors``: every pair whose bound reaches its row's or its job's threshold;
@@ -25,7 +25,9 @@ from numba import njit
 NEUTRAL = 0.5
 UNKNOWN = -1
 CHUNK = 16  # columns checked together: a chunk with nothing above the bar is skipped branch-free
-WIDE_CHUNK = 64  # the same for the survivor pass's 16-bit compares
+QUANTUM = 2.0**-14  # stored bounds are int16 multiples of this, rounded up (bounds in [0, 2) are exact to it)
+QMAX = 32767  # the largest stored bound: "2 or more", which reaches every bar
+DONE = -1  # the stored bound of a pair already scored: below every bar
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -161,7 +163,7 @@ def round_bf16(src, out):
 
 
 @njit(cache=True, nogil=True)
-def tile_pass(sem, j0, start, bounds, r_idx, r_vals, r_filled, r_lo, r_floor,
+def tile_pass(sem, j0, start, bounds, chunk_max, r_idx, r_vals, r_filled, r_lo, r_floor,
               need, c_idx, c_vals, c_filled, c_lo, c_floor,
               tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):  # fmt: skip
     """One (block rows × jobs j0..j0+w) tile of the screen, from its bf16 semantic GEMM ``sem`` (uint16).
@@ -169,8 +171,9 @@ def tile_pass(sem, j0, start, bounds, r_idx, r_vals, r_filled, r_lo, r_floor,
     For every pair: bound = max(sem, 0) + the candidate's structured bound (float32), then
     - each row's k best bounds so far (r_*: job indices, values, fill count, slot of the min, the min);
     - for jobs with ``need[j]``, their kc best rows so far (c_*, indexed by job);
-    - the bound rounded *up* to bf16 into ``bounds[:, j0:j0+w]`` for the survivor pass.
-    Jobs are visited a tile at a time, so the tables' columns stay in cache.
+    - the bound rounded *up* to a multiple of QUANTUM into ``bounds[:, j0:j0+w]`` (int16) and each
+      CHUNK's largest into ``chunk_max``, for the survivor pass.
+    Jobs are visited a tile at a time (j0 a multiple of CHUNK), so the tables' columns stay in cache.
     """
     b, w = sem.shape
     k = r_idx.shape[1]
@@ -181,6 +184,11 @@ def tile_pass(sem, j0, start, bounds, r_idx, r_vals, r_filled, r_lo, r_floor,
     ubits = u.view(np.uint32)
     s32 = np.empty(w, dtype=np.uint32)
     sf = s32.view(np.float32)
+    n_chunks = -(-w // CHUNK)
+    scale = np.float32(1.0 / QUANTUM)
+    qmax = np.float32(QMAX)
+    top_bits = np.empty(1, dtype=np.uint32)
+    top = top_bits.view(np.float32)
     any_need = False
     for t in range(w):
         any_need |= need[j0 + t]
@@ -192,11 +200,20 @@ def tile_pass(sem, j0, start, bounds, r_idx, r_vals, r_filled, r_lo, r_floor,
         for t in range(w):  # + max(sem, 0): (x + |x|) / 2 is exact
             u[t] += (sf[t] + abs(sf[t])) * half
         dest = bounds[r, j0:j1]
-        for t in range(w):  # round up to bf16: bounds are >= 0 (or NaN, which stays NaN; huge → inf)
-            dest[t] = np.uint16((ubits[t] + np.uint32(0xFFFF)) >> np.uint32(16))
+        for t in range(w):  # bounds are >= 0: quantise up (x * 2^14 is exact in float32)
+            dest[t] = np.int16(min(np.ceil(u[t] * scale), qmax))
+        cmax = chunk_max[r, j0 // CHUNK :]
+        for c in range(n_chunks):  # for floats >= 0 the bits order like the values: max of the bits
+            mx = np.uint32(0)
+            for t in range(c * CHUNK, min((c + 1) * CHUNK, w)):
+                x = ubits[t]
+                mx = x if x > mx else mx
+            top_bits[0] = mx
+            cmax[c] = np.int16(min(np.ceil(top[0] * scale), qmax))
         fl = r_floor[r]
         for c0 in range(0, w, CHUNK):
-            chunk = u[c0 : min(c0 + CHUNK, w)]
+            c1 = min(c0 + CHUNK, w)
+            chunk = u[c0:c1]
             if r_filled[r] >= k:
                 hit = False
                 for t in range(len(chunk)):  # vectorised: most chunks stop here
@@ -254,29 +271,24 @@ def tile_pass(sem, j0, start, bounds, r_idx, r_vals, r_filled, r_lo, r_floor,
 
 
 @njit(cache=True, nogil=True)
-def emit_survivors(bounds, row_bar, col_bar, out_r, out_c):
-    """Pairs whose bf16 bound (uint16 bits, >= 0 or NaN) reaches row_bar[r] or col_bar[j], the bars as
-    bf16 bits too (``bf16_bar``): for non-negative bf16 the bits order like the values, and a NaN (a
-    done pair) is above +inf (0x7F80), so one unsigned compare each. Writes up to len(out_r) and
+def emit_survivors(bounds, chunk_max, row_bar, col_bar, chunk_bar, out_r, out_c):
+    """Pairs whose stored bound (int16 quanta, DONE for scored pairs) reaches row_bar[r] or col_bar[j]
+    (bars in quanta too, ``fast_topk.quantised_bar``). Only chunks whose largest bound reaches
+    min(row bar, the chunk's lowest column bar ``chunk_bar``) are read. Writes up to len(out_r) and
     returns how many qualify (more = call again with room)."""
     b, m = bounds.shape
-    top = np.uint16(0x7F80)
     cap = len(out_r)
     count = 0
     for r in range(b):
         row = bounds[r]
         rb = row_bar[r]
-        for c0 in range(0, m, WIDE_CHUNK):
-            c1 = min(c0 + WIDE_CHUNK, m)
-            hit = False
-            for t in range(c0, c1):  # vectorised: most chunks stop here
-                v = row[t]
-                hit |= ((v >= rb) | (v >= col_bar[t])) & (v <= top)
-            if not hit:
+        cm = chunk_max[r]
+        for c in range(len(chunk_bar)):
+            if cm[c] < min(rb, chunk_bar[c]):
                 continue
-            for t in range(c0, c1):
+            for t in range(c * CHUNK, min((c + 1) * CHUNK, m)):
                 v = row[t]
-                if ((v >= rb) or (v >= col_bar[t])) and v <= top:
+                if v >= rb or v >= col_bar[t]:
                     if count < cap:
                         out_r[count] = r
                         out_c[count] = t

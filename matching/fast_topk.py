@@ -13,7 +13,7 @@ float32 sgemm otherwise; its error is bounded) and a streaming numba pass (``_ke
    - salary: the formula at the bucket's lower edge (it only shrinks with the salary asked);
    - location: exact, one row per distinct (city, country, remote-only) of the call's candidates;
    - the job-only constant (the neutral skills term of a job that lists none).
-   The block's bounds are kept in bf16, rounded up.
+   The block's bounds are kept as int16 multiples of 2^-14, rounded up.
 2. **Probes**: the k best bounds of each row (and, until a job has k lower bounds, the k best rows of
    each job) get an *estimate* — exact structured parts + the float32-operand semantic term, off by at
    most ``spread``; the k-th estimate less ``spread`` bounds the row's (job's) true k-th score from below.
@@ -58,8 +58,8 @@ EXP_EDGES = np.concatenate([np.arange(0.0, 40.5, 0.5), [50.0, np.inf]])  # upper
 SAL_EDGES = np.geomspace(10_000.0, 1_000_000.0, 118)  # lower edges (4 % apart), yearly salary asked
 SKILL_ROWS = 1024  # exact per-skill rows up to this job vocabulary, hashed rows beyond
 LOCATION_ROWS = 1024  # exact location classes per call; rarer ones share a row scored 1
-JOB_TILE = 256  # jobs per tile: the GEMM tile, the tables' columns and the bf16 result stay in L2
-BF16_NAN = np.uint16(0x7FC0)  # marks a pair already scored in the block's bounds
+SETTLE_AT = 1 << 20  # deferred pairs that trigger a best-first round of estimates
+JOB_TILE = 16 * _kernels.CHUNK  # jobs per tile: the GEMM tile, the tables' columns and the bf16 result stay in L2
 
 
 def _bitsets(matrix: sp.csr_matrix, vocab: np.ndarray, words: int) -> np.ndarray:
@@ -255,7 +255,7 @@ def semantic_error(job: JobSide, cand_max_norm: float) -> float:
 def screen_error_bound(job: JobSide, cand_max_norm: float, max_terms: int) -> float:
     """Bound on how far the stored bound can fall below the exact bound: the bf16 semantic GEMM (on top
     of the float32 operands' own error) + the float32 sums of ``max_terms`` table rows (terms in [0, 1]
-    summing to <= 1) + the casts to float32. Rounding the bound up to bf16 only raises it."""
+    summing to <= 1) + the casts to float32. Quantising the bound up only raises it."""
     dim = job.fm.vectors.shape[1]
     gemm = semantic_gemm.error_bound(dim, job.norm[0] * cand_max_norm * job.max_norm * (1 + 4 * U32))
     return semantic_error(job, cand_max_norm) + gemm + (_gamma(max_terms + 1) + 2 * U32) * 1.0 + 1e-9
@@ -269,14 +269,15 @@ class _Screen:
         self.tiles = job.gemm_tiles(engine)
         self.operand = engine.candidates(cands.sem)
         b, m = min(block_size, len(cands.fm)), len(job)
-        self.bounds_buf = np.empty((b, m), dtype=np.uint16)
+        self.bounds_buf = np.empty((b, m), dtype=np.int16)
+        self.chunk_max_buf = np.empty((b, -(-m // _kernels.CHUNK)), dtype=np.int16)
         self.tile_buf = np.empty((b, JOB_TILE), dtype=np.uint16)
         self.kr, self.kc = kr, kc
         self.bound_args = cands.bound_args(job)
 
     def block(self, start: int, stop: int, need: np.ndarray):
-        """Bounds (b, m) bf16 bits of rows start..stop, each row's kr best jobs (-1: fewer) and, for jobs
-        with ``need``, their kc best rows (-1: fewer)."""
+        """Bounds (b, m) bf16 bits of rows start..stop (int16) and each CHUNK's largest, each row's kr
+        best jobs (-1: fewer) and, for jobs with ``need``, their kc best rows (-1: fewer)."""
         b, m = stop - start, len(self.job)
         r_idx = np.full((b, self.kr), -1, dtype=np.int64)
         r_vals = np.empty((b, self.kr), dtype=np.float32)
@@ -288,30 +289,27 @@ class _Screen:
         c_filled, c_lo = np.zeros(nc, dtype=np.int64), np.zeros(nc, dtype=np.int64)
         c_floor = np.full(nc, -np.inf, dtype=np.float32)
         need = need if nc else np.zeros(m, dtype=np.bool_)
-        bounds = self.bounds_buf[:b]
+        bounds, chunk_max = self.bounds_buf[:b], self.chunk_max_buf[:b]
         rows = self.operand[start:stop]
         for tile_no, job_tile in enumerate(self.tiles):
             j0 = tile_no * JOB_TILE
             w = min(JOB_TILE, m - j0)
             sem = self.tile_buf.ravel()[: b * w].reshape(b, w)  # contiguous, as the GEMM writes it
             self.engine.multiply(rows, job_tile, sem)
-            _kernels.tile_pass(sem, j0, start, bounds, r_idx, r_vals, r_filled, r_lo, r_floor,
+            _kernels.tile_pass(sem, j0, start, bounds, chunk_max, r_idx, r_vals, r_filled, r_lo, r_floor,
                                need, c_idx, c_vals, c_filled, c_lo, c_floor, *self.bound_args)  # fmt: skip
-        return bounds, r_idx, c_idx
+        return bounds, chunk_max, r_idx, c_idx
 
 
-def _as_float(bf16_bits: np.ndarray) -> np.ndarray:
-    return (bf16_bits.astype(np.uint32) << 16).view(np.float32)
+def _as_float(quanta: np.ndarray) -> np.ndarray:
+    return quanta.astype(np.float32) * np.float32(_kernels.QUANTUM)
 
 
-def bf16_bar(threshold: np.ndarray) -> np.ndarray:
-    """uint16 bits of the smallest bf16 >= each threshold (<= 0 → 0): a stored bound (>= 0) reaches the
-    threshold exactly when its bits are >= these."""
-    bits = np.maximum(np.asarray(threshold, dtype=np.float64), 0.0).astype(np.float32).view(np.uint32)
-    # the float32 cast may round down: step up one float32 ulp first when it did
-    down = bits.view(np.float32).astype(np.float64) < np.maximum(threshold, 0.0)
-    bits = bits + down.astype(np.uint32)
-    return ((bits.astype(np.uint64) + 0xFFFF) >> 16).astype(np.uint16)
+def quantised_bar(threshold: np.ndarray) -> np.ndarray:
+    """int16 quanta of each threshold rounded up (<= 0 → 0): a bound u >= threshold is stored as
+    ceil(u / QUANTUM) >= these, so no pair that reaches its threshold is missed."""
+    steps = np.ceil(np.maximum(np.asarray(threshold, dtype=np.float64), 0.0) / _kernels.QUANTUM)
+    return np.minimum(steps, _kernels.QMAX).astype(np.int16)
 
 
 def screen_block(c: FeatureMatrix, job: JobSide, gemm: str = "auto") -> np.ndarray:
@@ -319,7 +317,7 @@ def screen_block(c: FeatureMatrix, job: JobSide, gemm: str = "auto") -> np.ndarr
     an upper bound of the hybrid score, less ``screen_error_bound``."""
     cands = _Candidates.build(c, job)
     screen = _Screen(cands, job, semantic_gemm.engine(gemm), max(len(c), 1), 1, 1)
-    bounds, _, _ = screen.block(0, len(c), np.zeros(len(job), dtype=np.bool_))
+    bounds = screen.block(0, len(c), np.zeros(len(job), dtype=np.bool_))[0]
     return _as_float(bounds)
 
 
@@ -476,12 +474,50 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int, gemm: 
         parts = _exact(cands, job, rows, cols)
         return parts @ norm, parts
 
+    def raise_bars(cols, est):
+        """Estimated pairs (each once) → the jobs' lower bounds."""
+        nonlocal col_lb
+        better = est - spread > col_lb[cols]  # most pairs cannot raise their job's kc-th
+        col_lb = col_lbs.push(cols[better], est[better] - spread).kth()
+
+    def to_jobs(rows, cols, est, parts):
+        """The pool of estimated pairs that can still reach a job's top-k."""
+        keep = est + spread >= col_lb[cols]
+        pool.append((rows[keep], cols[keep], est[keep], parts[keep]))
+
+    deferred = []  # (candidate row, job, stored bound) of pairs only their job's bar let through
+
+    def settle():
+        """Estimate deferred pairs best bound first, kc per job a round: each round raises the jobs' bars,
+        so most deferred pairs drop out without an estimate."""
+        nonlocal rescored
+        if not deferred:
+            return
+        dr, dc, dq = (np.concatenate(x) for x in zip(*deferred, strict=True))
+        deferred.clear()
+        order = np.lexsort((-dq, dc))
+        dr, dc, dq = dr[order], dc[order], dq[order]
+        rank = np.arange(len(dc)) - np.searchsorted(dc, dc, side="left")
+        alive = dq >= quantised_bar(col_lb - margin)[dc]
+        step = 0
+        while alive.any():
+            take = alive & (rank < (step + 1) * kc)
+            est, parts = estimate(dr[take], dc[take])
+            rescored += int(take.sum())
+            raise_bars(dc[take], est)
+            to_jobs(dr[take], dc[take], est, parts)
+            alive &= ~take
+            idx = np.flatnonzero(alive)
+            dr, dc, dq, rank = dr[idx], dc[idx], dq[idx], rank[idx]
+            alive = dq >= quantised_bar(col_lb - margin)[dc]
+            step += 1
+
     for start in range(0, n, block_size):
         stop = min(start + block_size, n)
         b = stop - start
         # 1. probes: each row's kr best bounds; jobs without kc lower bounds yet (a task's first block)
         #    → their kc best rows. Estimates less ``spread`` are lower bounds of the k-th scores.
-        bounds, r_idx, c_idx = screen.block(start, stop, ~np.isfinite(col_lb))
+        bounds, chunk_max, r_idx, c_idx = screen.block(start, stop, ~np.isfinite(col_lb))
         qr = np.repeat(np.arange(start, stop, dtype=np.int64), kr)
         qc = r_idx.ravel()
         need = np.flatnonzero((c_idx >= 0).any(axis=1)) if len(c_idx) else np.zeros(0, np.int64)
@@ -495,20 +531,27 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int, gemm: 
         probed = where[: int((qc >= 0).sum())]
         np.minimum.at(row_lb, pr[probed] - start, est[probed] - spread)
         row_lb[(r_idx < 0).any(axis=1)] = -np.inf  # fewer than kr jobs: the whole row
-        col_lb = col_lbs.push(pc, est - spread).kth()
-        bounds[pr - start, pc] = BF16_NAN  # done: the survivor pass skips it
+        raise_bars(pc, est)
+        bounds[pr - start, pc] = _kernels.DONE  # the survivor pass skips it
         found = [(pr, pc, est, parts)]
-        # 2. survivors: pairs whose bound reaches their row's or their job's lower bound (less margin)
-        row_thr, col_thr = bf16_bar(row_lb - margin), bf16_bar(col_lb - margin)
-        count = _kernels.emit_survivors(bounds, row_thr, col_thr, out_r, out_c)
+        # 2. survivors: pairs whose bound reaches their row's or their job's lower bound (less margin).
+        #    Those only a job's bar let through wait (``settle``): the bar keeps rising.
+        row_thr, col_thr = quantised_bar(row_lb - margin), quantised_bar(col_lb - margin)
+        chunk_bar = np.pad(col_thr, (0, -m % _kernels.CHUNK), mode="edge").reshape(-1, _kernels.CHUNK).min(axis=1)
+        survivors = (bounds, chunk_max, row_thr, col_thr, chunk_bar)
+        count = _kernels.emit_survivors(*survivors, out_r, out_c)
         if count > cap:
             cap = 1 << int(np.ceil(np.log2(count)))
             out_r, out_c = np.empty(cap, np.int64), np.empty(cap, np.int64)
-            count = _kernels.emit_survivors(bounds, row_thr, col_thr, out_r, out_c)
+            count = _kernels.emit_survivors(*survivors, out_r, out_c)
         if count:
-            sr, sc = out_r[:count] + start, out_c[:count].copy()
+            sr, sc = out_r[:count], out_c[:count]
+            sq = bounds[sr, sc]
+            for_row = sq >= row_thr[sr]
+            deferred.append((sr[~for_row] + start, sc[~for_row], sq[~for_row]))
+            sr, sc = sr[for_row] + start, sc[for_row]
             est, parts = estimate(sr, sc)
-            col_lb = col_lbs.push(sc, est - spread).kth()
+            raise_bars(sc, est)
             found.append((sr, sc, est, parts))
         pr, pc, est, parts = (np.concatenate(x) for x in zip(*found, strict=True))
         rescored += len(pr)
@@ -519,9 +562,10 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int, gemm: 
         rows, cols = pr[near], pc[near]
         exact = _combine(parts[near], norm)
         _place(exact, rows, cols, kr, rows, rows_out)
-        # jobs: keep what can still reach the job's kc-th score
-        keep = est + spread >= col_lb[pc]
-        pool.append((pr[keep], pc[keep], est[keep], parts[keep]))
+        to_jobs(pr, pc, est, parts)
+        if sum(len(d[0]) for d in deferred) >= SETTLE_AT:
+            settle()
+    settle()
     if pool:
         ri, ci, est, parts = (np.concatenate(x) for x in zip(*pool, strict=True))
         cut = _kth_per_group(ci, est, kc, m)

@@ -46,7 +46,7 @@ package-spark-deps: install-jobs ## Also build the relocatable dependencies arch
 	$(JOBS_PY) -m spark_jobs.package --out dist/emr --deps
 
 bench-scoring: install-jobs ## Hybrid top-K in Spark vs sgemm bound, naive crossJoin, FAISS (N=100000 M=20000 K=20 OUT=file.json)
-	OPENBLAS_NUM_THREADS=1 $(JOBS_PY) benchmarks/bench_scoring.py --n $(N) --m $(M) --k $(if $(filter command line,$(origin K)),$(K),$(MATCH_K)) --out $(OUT)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(JOBS_PY) benchmarks/bench_scoring.py --n $(N) --m $(M) --k $(if $(filter command line,$(origin K)),$(K),$(MATCH_K)) --out $(OUT)
 
 bench-embed: install-jobs ## Embedding docs/s per encoder (hashing, static, minilm) on real resume texts (BENCH_DOCS=200)
 	$(JOBS_PY) benchmarks/bench_embed.py --docs $(BENCH_DOCS) --out .local/bench/embed.json
