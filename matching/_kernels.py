@@ -181,45 +181,35 @@ def tile_pass(sem, j0, start, bounds, chunk_max, r_idx, r_vals, r_filled, r_lo, 
     j1 = j0 + w
     half = np.float32(0.5)
     u = np.empty(w, dtype=np.float32)
-    ubits = u.view(np.uint32)
-    s32 = np.empty(w, dtype=np.uint32)
-    sf = s32.view(np.float32)
     n_chunks = -(-w // CHUNK)
     scale = np.float32(1.0 / QUANTUM)
     qmax = np.float32(QMAX)
-    top_bits = np.empty(1, dtype=np.uint32)
-    top = top_bits.view(np.float32)
     any_need = False
     for t in range(w):
         any_need |= need[j0 + t]
     for r in range(b):
         _bound_row(u, start + r, j0, j1, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc)
         srow = sem[r]
-        for t in range(w):
-            s32[t] = np.uint32(srow[t]) << np.uint32(16)
-        for t in range(w):  # + max(sem, 0): (x + |x|) / 2 is exact
-            u[t] += (sf[t] + abs(sf[t])) * half
         dest = bounds[r, j0:j1]
-        for t in range(w):  # bounds are >= 0: quantise up (x * 2^14 is exact in float32)
-            dest[t] = np.int16(min(np.ceil(u[t] * scale), qmax))
+        for t in range(w):  # + max(sem, 0) ((x + |x|) / 2 is exact), then quantise up (exact scaling)
+            x = np.uint32(np.uint32(srow[t]) << np.uint32(16)).view(np.float32)
+            v = u[t] + (x + abs(x)) * half
+            u[t] = v
+            dest[t] = np.int16(min(np.ceil(v * scale), qmax))
         cmax = chunk_max[r, j0 // CHUNK :]
-        for c in range(n_chunks):  # for floats >= 0 the bits order like the values: max of the bits
-            mx = np.uint32(0)
-            for t in range(c * CHUNK, min((c + 1) * CHUNK, w)):
-                x = ubits[t]
-                mx = x if x > mx else mx
-            top_bits[0] = mx
-            cmax[c] = np.int16(min(np.ceil(top[0] * scale), qmax))
         fl = r_floor[r]
-        for c0 in range(0, w, CHUNK):
+        for c in range(n_chunks):
+            c0 = c * CHUNK
             c1 = min(c0 + CHUNK, w)
+            mx = np.uint32(0)  # for floats >= 0 the bits order like the values: max of the bits
+            for t in range(c0, c1):
+                x = np.float32(u[t]).view(np.uint32)
+                mx = x if x > mx else mx
+            top = np.uint32(mx).view(np.float32)
+            cmax[c] = np.int16(min(np.ceil(top * scale), qmax))
+            if r_filled[r] >= k and not top > fl:  # most chunks stop here
+                continue
             chunk = u[c0:c1]
-            if r_filled[r] >= k:
-                hit = False
-                for t in range(len(chunk)):  # vectorised: most chunks stop here
-                    hit |= chunk[t] > fl
-                if not hit:
-                    continue
             # the k-slot insert is written out (the column insert below has the same shape): as an
             # inlined helper returning a tuple it cost 18 % of the kernel's throughput here (measured)
             for t in range(len(chunk)):
