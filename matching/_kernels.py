@@ -163,12 +163,13 @@ def round_bf16(src, out):
 
 
 @njit(cache=True, nogil=True)
-def tile_pass(sem, j0, start, bounds, chunk_max, r_idx, r_vals, r_filled, r_lo, r_floor,
+def tile_pass(sem, sem_up, j0, start, bounds, chunk_max, r_idx, r_vals, r_filled, r_lo, r_floor,
               need, c_idx, c_vals, c_filled, c_lo, c_floor,
               tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):  # fmt: skip
     """One (block rows × jobs j0..j0+w) tile of the screen, from its bf16 semantic GEMM ``sem`` (uint16).
 
-    For every pair: bound = max(sem, 0) + the candidate's structured bound (float32), then
+    For every pair: bound = max(sem, 0) * sem_up (undoing the GEMM result's rounding) + the candidate's
+    structured bound (float32), then
     - each row's k best bounds so far (r_*: job indices, values, fill count, slot of the min, the min);
     - for jobs with ``need[j]``, their kc best rows so far (c_*, indexed by job);
     - the bound rounded *up* to a multiple of QUANTUM into ``bounds[:, j0:j0+w]`` (int16) and each
@@ -179,7 +180,7 @@ def tile_pass(sem, j0, start, bounds, chunk_max, r_idx, r_vals, r_filled, r_lo, 
     k = r_idx.shape[1]
     kc = c_idx.shape[1]
     j1 = j0 + w
-    half = np.float32(0.5)
+    half_up = np.float32(0.5) * np.float32(sem_up)  # exact: a power of two times sem_up
     u = np.empty(w, dtype=np.float32)
     n_chunks = -(-w // CHUNK)
     scale = np.float32(1.0 / QUANTUM)
@@ -191,9 +192,9 @@ def tile_pass(sem, j0, start, bounds, chunk_max, r_idx, r_vals, r_filled, r_lo, 
         _bound_row(u, start + r, j0, j1, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc)
         srow = sem[r]
         dest = bounds[r, j0:j1]
-        for t in range(w):  # + max(sem, 0) ((x + |x|) / 2 is exact), then quantise up (exact scaling)
+        for t in range(w):  # + max(sem, 0) * sem_up ((x + |x|) / 2 is exact), then quantise up (exact scaling)
             x = np.uint32(np.uint32(srow[t]) << np.uint32(16)).view(np.float32)
-            v = u[t] + (x + abs(x)) * half
+            v = u[t] + (x + abs(x)) * half_up
             u[t] = v
             dest[t] = np.int16(min(np.ceil(v * scale), qmax))
         cmax = chunk_max[r, j0 // CHUNK :]

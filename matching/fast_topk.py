@@ -253,9 +253,10 @@ def semantic_error(job: JobSide, cand_max_norm: float) -> float:
 
 
 def screen_error_bound(job: JobSide, cand_max_norm: float, max_terms: int) -> float:
-    """Bound on how far the stored bound can fall below the exact bound: the bf16 semantic GEMM (on top
-    of the float32 operands' own error) + the float32 sums of ``max_terms`` table rows (terms in [0, 1]
-    summing to <= 1) + the casts to float32. Quantising the bound up only raises it."""
+    """Bound on how far the stored bound can fall below the exact bound: the bf16 semantic GEMM's operand
+    and accumulation error (its result's rounding is undone by ``OUTPUT_UP``), the float32 operands' own
+    error, the float32 sums of ``max_terms`` table rows (terms in [0, 1] summing to <= 1) and the casts
+    to float32. Quantising the bound up only raises it."""
     dim = job.fm.vectors.shape[1]
     gemm = semantic_gemm.error_bound(dim, job.norm[0] * cand_max_norm * job.max_norm * (1 + 4 * U32))
     return semantic_error(job, cand_max_norm) + gemm + (_gamma(max_terms + 1) + 2 * U32) * 1.0 + 1e-9
@@ -296,7 +297,7 @@ class _Screen:
             w = min(JOB_TILE, m - j0)
             sem = self.tile_buf.ravel()[: b * w].reshape(b, w)  # contiguous, as the GEMM writes it
             self.engine.multiply(rows, job_tile, sem)
-            _kernels.tile_pass(sem, j0, start, bounds, chunk_max, r_idx, r_vals, r_filled, r_lo, r_floor,
+            _kernels.tile_pass(sem, semantic_gemm.OUTPUT_UP, j0, start, bounds, chunk_max, r_idx, r_vals, r_filled, r_lo, r_floor,
                                need, c_idx, c_vals, c_filled, c_lo, c_floor, *self.bound_args)  # fmt: skip
         return bounds, chunk_max, r_idx, c_idx
 
