@@ -1,7 +1,7 @@
 """Exact hybrid top-K, both directions, at GEMM speed: an upper bound screen + exact re-score.
 
 ``matching.scoring.score_matrix`` builds five float64 (n, m) arrays per block (~30 elementwise passes).
-Here a block of candidates is visited one job tile at a time (``JOB_TILE`` jobs, so the tile's tables stay
+Here a block of candidates is visited one job tile at a time (``JobSide.tile`` jobs, so the tile's tables stay
 in cache): a bfloat16 GEMM for the semantic term (``matching.semantic_gemm``: AMX when the CPU has it,
 float32 sgemm otherwise; its error is bounded) and a streaming numba pass (``_kernels.tile_pass``):
 
@@ -59,7 +59,8 @@ SAL_EDGES = np.geomspace(10_000.0, 1_000_000.0, 118)  # lower edges (4 % apart),
 SKILL_ROWS = 1024  # exact per-skill rows up to this job vocabulary, hashed rows beyond
 LOCATION_ROWS = 1024  # exact location classes per call; rarer ones share a row scored 1
 SETTLE_AT = 1 << 20  # deferred pairs that trigger a best-first round of estimates
-JOB_TILE = 16 * _kernels.CHUNK  # jobs per tile: the GEMM tile, the tables' columns and the bf16 result stay in L2
+TILE_BYTES = 1 << 21  # the bound tables' share of a job tile: about the L2 cache of one core
+TILE_RANGE = (256, 1024)  # jobs per tile: wide enough for an efficient GEMM, narrow enough for L2
 
 
 def _bitsets(matrix: sp.csr_matrix, vocab: np.ndarray, words: int) -> np.ndarray:
@@ -83,6 +84,13 @@ def _sal_row(desired: np.ndarray) -> np.ndarray:
     unknown = np.isnan(desired) | (desired <= 0)
     safe = np.where(unknown, 1.0, desired)
     return np.where(unknown, len(SAL_EDGES) + 1, np.searchsorted(SAL_EDGES, safe, side="right"))
+
+
+def _max_norm(vectors: np.ndarray) -> float:
+    """Largest row norm, rounded generously up (it scales error bounds); no (n, d) temporary."""
+    if not len(vectors):
+        return 0.0
+    return float(np.sqrt(np.einsum("ij,ij->i", vectors, vectors).max(initial=0.0))) * (1 + 1e-4)
 
 
 # --- job side, prepared once per tenant -----------------------------------------------------------------
@@ -113,7 +121,7 @@ class JobSide:
         vocab = np.unique(np.concatenate([ess.indices, opt.indices if opt is not None else []])).astype(np.int64)
         return cls(fm=fm, index=index, weights=w, norm=w.component_weights(), vocab=vocab,
                    total=skill_totals(fm, w), offered=np.asarray(offered_salary(fm), dtype=np.float64),
-                   max_norm=float(np.linalg.norm(fm.vectors, axis=1).max()) if len(fm) else 0.0)  # fmt: skip
+                   max_norm=_max_norm(fm.vectors))  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.index)
@@ -169,11 +177,17 @@ class JobSide:
         }  # fmt: skip
 
     def gemm_tiles(self, engine) -> list:
-        """The semantic GEMM's job operand in ``JOB_TILE`` column tiles, in the engine's format."""
+        """The semantic GEMM's job operand in ``tile``-column tiles, in the engine's format."""
         key = ("tiles", engine.name)
         if key not in self.ops:
-            self.ops[key] = engine.jobs(self.ops["sem_t"], JOB_TILE)
+            self.ops[key] = engine.jobs(self.ops["sem_t"], self.tile)
         return self.ops[key]
+
+    @property
+    def tile(self) -> int:
+        """Jobs per tile: the tile's columns of the bound tables fill about TILE_BYTES (a CHUNK multiple)."""
+        fit = TILE_BYTES // (4 * len(self.ops["tables"]))
+        return int(np.clip(fit, *TILE_RANGE)) // _kernels.CHUNK * _kernels.CHUNK
 
     def exact_args(self) -> tuple:
         o = self.ops
@@ -229,7 +243,7 @@ class _Candidates:
                    ptr=sub.indptr.astype(np.int64), pos=sub.indices.astype(np.int64),
                    t_ptr=rows_of.indptr.astype(np.int64), t_rows=rows_of.indices.astype(np.int64),
                    fixed=fixed, loc=slot[inverse].astype(np.int64), loc_table=loc_table,
-                   max_norm=float(np.linalg.norm(vectors, axis=1).max()) if n else 0.0,
+                   max_norm=_max_norm(vectors),
                    max_terms=int(np.diff(rows_of.indptr).max(initial=0)) + 4)  # fmt: skip
 
     def exact_args(self) -> tuple:
@@ -272,7 +286,8 @@ class _Screen:
         b, m = min(block_size, len(cands.fm)), len(job)
         self.bounds_buf = np.empty((b, m), dtype=np.int16)
         self.chunk_max_buf = np.empty((b, -(-m // _kernels.CHUNK)), dtype=np.int16)
-        self.tile_buf = np.empty((b, JOB_TILE), dtype=np.uint16)
+        self.tile = job.tile
+        self.tile_buf = np.empty((b, self.tile), dtype=np.uint16)
         self.kr, self.kc = kr, kc
         self.bound_args = cands.bound_args(job)
 
@@ -293,8 +308,8 @@ class _Screen:
         bounds, chunk_max = self.bounds_buf[:b], self.chunk_max_buf[:b]
         rows = self.operand[start:stop]
         for tile_no, job_tile in enumerate(self.tiles):
-            j0 = tile_no * JOB_TILE
-            w = min(JOB_TILE, m - j0)
+            j0 = tile_no * self.tile
+            w = min(self.tile, m - j0)
             sem = self.tile_buf.ravel()[: b * w].reshape(b, w)  # contiguous, as the GEMM writes it
             self.engine.multiply(rows, job_tile, sem)
             _kernels.tile_pass(sem, semantic_gemm.OUTPUT_UP, j0, start, bounds, chunk_max, r_idx, r_vals, r_filled, r_lo, r_floor,
@@ -496,10 +511,11 @@ def _tenant_topk(c: FeatureMatrix, job: JobSide, k: int, block_size: int, gemm: 
             return
         dr, dc, dq = (np.concatenate(x) for x in zip(*deferred, strict=True))
         deferred.clear()
-        order = np.lexsort((-dq, dc))
+        alive = np.flatnonzero(dq >= quantised_bar(col_lb - margin)[dc])
+        order = alive[np.argsort((dc[alive] << 16) | (_kernels.QMAX - dq[alive]))]  # job, then bound desc
         dr, dc, dq = dr[order], dc[order], dq[order]
         rank = np.arange(len(dc)) - np.searchsorted(dc, dc, side="left")
-        alive = dq >= quantised_bar(col_lb - margin)[dc]
+        alive = np.ones(len(dc), dtype=bool)
         step = 0
         while alive.any():
             take = alive & (rank < (step + 1) * kc)

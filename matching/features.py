@@ -7,17 +7,20 @@ vocabulary and skill overlap is a sparse matrix product.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
+from pandas.api.types import is_list_like, is_numeric_dtype
 
 from matching.taxonomy import Taxonomy, load_taxonomy
 
 SIDES = ("candidate", "job")
-# every profile field build_features reads (besides the id): callers may send only these
+# every profile field the builders read (besides the ids): callers may send only these
 FEATURE_FIELDS = (
     "tenant_id", "invalid_reason", "skills", "essential_skills", "optional_skills", "years_experience",
     "location_city", "location_country", "remote", "salary_min", "salary_max", "desired_salary_min",
@@ -91,84 +94,153 @@ def as_list(value) -> list:
     return list(value)
 
 
-def _multi_hot(rows: list[list[str]], taxonomy: Taxonomy) -> sp.csr_matrix:
-    index = taxonomy.skill_index
-    indptr, indices = [0], []
-    for skills in rows:
-        cols = sorted({index[s] for s in as_list(skills) if s in index})
-        indices.extend(cols)
-        indptr.append(len(indices))
-    data = np.ones(len(indices), dtype=np.float32)
-    return sp.csr_matrix((data, np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
-                         shape=(len(rows), taxonomy.n_skills))
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A profile field as a column; one the frame lacks reads as all missing (as dict.get did)."""
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series(None, index=frame.index, dtype=object)
 
 
-def _id(profile: dict, side: str, row: int):
+def _per_distinct(column: pd.Series, encode, missing, dtype) -> np.ndarray:
+    """``encode`` applied once per distinct value (a few thousand places, not one per profile);
+    a missing value (None/NaN/NA) gets ``missing``."""
+    codes, uniques = pd.factorize(column)
+    # factorize marks missing values -1, which indexes the appended `missing`
+    table = np.array([encode(u) for u in uniques] + [missing], dtype=dtype)
+    return table[codes]
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    """`_float` per value: non-numeric, negative or non-finite -> NaN."""
+    if is_numeric_dtype(column.dtype):  # the usual case (Arrow doubles): no Python per value
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.where(np.isfinite(values) & (values >= 0), values, np.nan)
+    return np.fromiter(map(_float, column.to_numpy(dtype=object)), np.float64, len(column))
+
+
+def _flatten(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """List column -> (row position, item) per item. Lists, tuples and numpy arrays hold items; None/NaN
+    hold none (a bare string too: `as_list` made it single characters, which are never skill ids)."""
+    lists = [v if is_list_like(v) else () for v in column.to_numpy(dtype=object)]
+    lengths = np.fromiter(map(len, lists), np.int64, len(lists))
+    items = np.fromiter(itertools.chain.from_iterable(lists), dtype=object, count=int(lengths.sum()))
+    return np.repeat(np.arange(len(lists)), lengths), items
+
+
+def _skill_columns(items: np.ndarray, index: dict[str, int]) -> np.ndarray:
+    """Skill id -> taxonomy column, -1 when unknown (looked up once per distinct id)."""
+    return _per_distinct(items, lambda s: index.get(s, UNKNOWN), UNKNOWN, np.int64)
+
+
+def _multi_hot(column: pd.Series, taxonomy: Taxonomy) -> sp.csr_matrix:
+    n, width = len(column), taxonomy.n_skills
+    rows, items = _flatten(column)
+    cols = _skill_columns(items, taxonomy.skill_index)
+    known = cols >= 0
+    # one sort of (row, column) keys drops a row's duplicate skills and orders its columns
+    keys = np.unique(rows[known] * width + cols[known])
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys // max(width, 1), minlength=n), out=indptr[1:])
+    data = np.ones(len(keys), dtype=np.float32)
+    return sp.csr_matrix((data, (keys % max(width, 1)).astype(np.int32), indptr), shape=(n, width))
+
+
+def _job_skills(frame: pd.DataFrame, skills_all: sp.csr_matrix,
+                taxonomy: Taxonomy) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(essential, optional) of jobs."""
+    essential = _multi_hot(_column(frame, "essential_skills"), taxonomy)
+    optional = _multi_hot(_column(frame, "optional_skills"), taxonomy)
+    # Skills listed only in `skills` (no split) count as essential, per the contract.
+    leftover = skills_all - skills_all.multiply(essential) - skills_all.multiply(optional)
+    leftover.eliminate_zeros()
+    essential = ((essential + leftover) > 0).astype(np.float32).tocsr()
+    return essential, optional
+
+
+def _invalid_reasons(column: pd.Series, vectors: np.ndarray) -> np.ndarray:
+    """(n,) object: the profile's own reason (str), else a vector problem, else None."""
+    # a falsy reason ("", 0) means valid, as does a missing one (None, pandas' NaN)
+    reasons = _per_distinct(column, lambda r: str(r) if r else None, None, object)
+    unexplained = np.equal(reasons, None)
+    finite = np.isfinite(vectors).all(axis=1)
+    reasons[unexplained & ~finite] = "non_finite_embedding"
+    reasons[unexplained & finite & (np.linalg.norm(vectors, axis=1) == 0)] = "empty_embedding"
+    return reasons
+
+
+def _ids(frame: pd.DataFrame, side: str) -> np.ndarray:
+    """Per row the first non-null of candidate_id / job_id, entity_id, id; else the row number."""
     key = "candidate_id" if side == "candidate" else "job_id"
-    for name in (key, "entity_id", "id"):
-        if profile.get(name) is not None:
-            return profile[name]
-    return row
+    ids = np.arange(len(frame)).astype(object)  # Python ints, like the row numbers of enumerate
+    for name in ("id", "entity_id", key):  # lowest priority first: a later column overwrites
+        if name in frame.columns:
+            values = frame[name].to_numpy(dtype=object)
+            present = pd.notna(values)
+            ids[present] = values[present]
+    return ids
+
+
+def _remote_code(value) -> int:
+    return REMOTE_CODES.get(str(value or "").lower(), UNKNOWN)
+
+
+def _salary_min_column(frame: pd.DataFrame, side: str) -> pd.Series:
+    """Candidates: the desired minimum when the profiles carry that field, else `salary_min`.
+
+    Decided per frame, not per row: a null `desired_salary_min` is "unknown", never a fall-back to
+    `salary_min` (the profile builder writes both the same). So a record that lacks the key while
+    others have it reads as unknown here, where the old per-record `dict.get` fell back to its
+    `salary_min`."""
+    if side == "candidate" and "desired_salary_min" in frame.columns:
+        return frame["desired_salary_min"]
+    return _column(frame, "salary_min")
+
+
+def _as_vectors(vectors, n: int) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(n, -1) if n else np.zeros((0, 1), np.float32)
+    if vectors.shape[0] != n:
+        raise ValueError(f"{n} profiles but {vectors.shape[0]} vectors")
+    return vectors
+
+
+def build_features_frame(frame: pd.DataFrame, vectors: np.ndarray, side: str,
+                         taxonomy: Taxonomy | None = None) -> FeatureMatrix:
+    """Arrays for one side, column by column (profile fields as columns, row i <-> vectors[i]).
+
+    A profile is invalid (never scored) when it carries an ``invalid_reason`` or when its vector is
+    zero/non-finite. List columns may hold Python lists or numpy arrays (Arrow -> pandas); missing
+    values may be None or NaN; a missing column reads as missing values."""
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+    taxonomy = taxonomy or load_taxonomy()
+    vectors = _as_vectors(vectors, len(frame))
+    reasons = _invalid_reasons(_column(frame, "invalid_reason"), vectors)
+    skills_all = _multi_hot(_column(frame, "skills"), taxonomy)
+    essential, optional = _job_skills(frame, skills_all, taxonomy) if side == "job" else (None, None)
+    return FeatureMatrix(
+        side=side,
+        ids=_ids(frame, side),
+        # a missing tenant is "" (pandas' NaN included, which the old str(x or "") turned into "nan")
+        tenant=_per_distinct(_column(frame, "tenant_id"), lambda t: str(t or ""), "", object),
+        vectors=np.where(np.isfinite(vectors), vectors, 0).astype(np.float32),
+        skills=skills_all,
+        essential=essential,
+        optional=optional,
+        years=_numbers(_column(frame, "years_experience")),
+        city=_per_distinct(_column(frame, "location_city"), _place_code, UNKNOWN, np.int64),
+        country=_per_distinct(_column(frame, "location_country"), _place_code, UNKNOWN, np.int64),
+        remote=_per_distinct(_column(frame, "remote"), _remote_code, UNKNOWN, np.int8),
+        salary_min=_numbers(_salary_min_column(frame, side)),
+        salary_max=_numbers(_column(frame, "salary_max")),
+        valid=np.equal(reasons, None),
+        invalid_reason=reasons,
+        skill_vocab_size=taxonomy.n_skills,
+    )
 
 
 def build_features(profiles: list[dict], vectors: np.ndarray, side: str,
                    taxonomy: Taxonomy | None = None) -> FeatureMatrix:
-    """Arrays for one side. A profile is invalid (never scored) when it carries an
-    ``invalid_reason``, when its vector is missing/zero/non-finite, or when it has neither skills nor text."""
-    if side not in SIDES:
-        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
-    taxonomy = taxonomy or load_taxonomy()
-    n = len(profiles)
-    vectors = np.asarray(vectors, dtype=np.float32).reshape(n, -1) if n else np.zeros((0, 1), np.float32)
-    if vectors.shape[0] != n:
-        raise ValueError(f"{n} profiles but {vectors.shape[0]} vectors")
-    valid = np.ones(n, dtype=bool)
-    reasons = np.full(n, None, dtype=object)
-    norms = np.linalg.norm(vectors, axis=1) if n else np.zeros(0)
-    finite = np.isfinite(vectors).all(axis=1) if n else np.zeros(0, dtype=bool)
-    for i, p in enumerate(profiles):
-        reason = p.get("invalid_reason")
-        if isinstance(reason, float) and math.isnan(reason):  # pandas' missing value
-            reason = None
-        if not reason and not finite[i]:
-            reason = "non_finite_embedding"
-        elif not reason and norms[i] == 0:
-            reason = "empty_embedding"
-        if reason:
-            valid[i] = False
-            reasons[i] = str(reason)
-    safe = np.where(np.isfinite(vectors), vectors, 0).astype(np.float32)
-    skills_all = _multi_hot([as_list(p.get("skills")) for p in profiles], taxonomy)
-    essential = optional = None
-    if side == "job":
-        essential = _multi_hot([as_list(p.get("essential_skills")) for p in profiles], taxonomy)
-        optional = _multi_hot([as_list(p.get("optional_skills")) for p in profiles], taxonomy)
-        # Skills listed only in `skills` (no split) count as essential, per the contract.
-        leftover = skills_all - skills_all.multiply(essential) - skills_all.multiply(optional)
-        leftover.eliminate_zeros()
-        essential = ((essential + leftover) > 0).astype(np.float32).tocsr()
-    if side == "candidate":
-        sal_min = [_float(p.get("desired_salary_min", p.get("salary_min"))) for p in profiles]
-        sal_max = [_float(p.get("salary_max")) for p in profiles]
-    else:
-        sal_min = [_float(p.get("salary_min")) for p in profiles]
-        sal_max = [_float(p.get("salary_max")) for p in profiles]
-    return FeatureMatrix(
-        side=side,
-        ids=np.asarray([_id(p, side, i) for i, p in enumerate(profiles)], dtype=object),
-        tenant=np.asarray([str(p.get("tenant_id") or "") for p in profiles], dtype=object),
-        vectors=safe,
-        skills=skills_all,
-        essential=essential,
-        optional=optional,
-        years=np.asarray([_float(p.get("years_experience")) for p in profiles], dtype=np.float64),
-        city=np.asarray([_place_code(p.get("location_city")) for p in profiles], dtype=np.int64),
-        country=np.asarray([_place_code(p.get("location_country")) for p in profiles], dtype=np.int64),
-        remote=np.asarray([REMOTE_CODES.get(str(p.get("remote") or "").lower(), UNKNOWN) for p in profiles],
-                          dtype=np.int8),
-        salary_min=np.asarray(sal_min, dtype=np.float64),
-        salary_max=np.asarray(sal_max, dtype=np.float64),
-        valid=valid,
-        invalid_reason=reasons,
-        skill_vocab_size=taxonomy.n_skills,
-    )
+    """`build_features_frame` over profile dicts (one implementation: the dicts become a frame)."""
+    # object dtype keeps each value as the record holds it (an int id stays an int even when other
+    # records lack it); a key a record lacks becomes NaN, which every field reads as missing
+    return build_features_frame(pd.DataFrame(list(profiles), dtype=object), vectors, side, taxonomy)
