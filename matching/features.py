@@ -1,7 +1,9 @@
 """Profiles + vectors -> dense/sparse arrays the scorer works on (one side at a time).
 
 The skill multi-hot uses the taxonomy's skill index, so candidate and job matrices share one
-vocabulary and skill overlap is a sparse matrix product.
+vocabulary and skill overlap is a sparse matrix product. Built column by column from a pandas frame
+(`build_features_frame`: the Spark task's Arrow batch, no dict per profile); `build_features` takes
+profile dicts and goes through the same code.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(None, index=frame.index, dtype=object)
 
 
-def _per_distinct(column: pd.Series, encode, missing, dtype) -> np.ndarray:
+def _per_distinct(column: pd.Series | np.ndarray, encode, missing, dtype) -> np.ndarray:
     """``encode`` applied once per distinct value (a few thousand places, not one per profile);
     a missing value (None/NaN/NA) gets ``missing``."""
     codes, uniques = pd.factorize(column)
@@ -121,10 +123,20 @@ def _numbers(column: pd.Series) -> np.ndarray:
 def _flatten(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """List column -> (row position, item) per item. Lists, tuples and numpy arrays hold items; None/NaN
     hold none (a bare string too: `as_list` made it single characters, which are never skill ids)."""
-    lists = [v if is_list_like(v) else () for v in column.to_numpy(dtype=object)]
+    lists = [v if is_list_like(v) else _NO_ITEMS for v in column.to_numpy(dtype=object)]
     lengths = np.fromiter(map(len, lists), np.int64, len(lists))
-    items = np.fromiter(itertools.chain.from_iterable(lists), dtype=object, count=int(lengths.sum()))
-    return np.repeat(np.arange(len(lists)), lengths), items
+    return np.repeat(np.arange(len(lists)), lengths), _concat(lists, int(lengths.sum()))
+
+
+_NO_ITEMS = np.empty(0, dtype=object)
+
+
+def _concat(lists: list, total: int) -> np.ndarray:
+    """The items of all lists, in order, as one object array."""
+    if lists and all(isinstance(v, np.ndarray) for v in lists):
+        # Arrow -> pandas hands over numpy arrays: one C-level copy (~4x faster than iterating)
+        return np.concatenate(lists, dtype=object)
+    return np.fromiter(itertools.chain.from_iterable(lists), dtype=object, count=total)
 
 
 def _skill_columns(items: np.ndarray, index: dict[str, int]) -> np.ndarray:
@@ -133,16 +145,17 @@ def _skill_columns(items: np.ndarray, index: dict[str, int]) -> np.ndarray:
 
 
 def _multi_hot(column: pd.Series, taxonomy: Taxonomy) -> sp.csr_matrix:
-    n, width = len(column), taxonomy.n_skills
+    n, width = len(column), max(taxonomy.n_skills, 1)
     rows, items = _flatten(column)
     cols = _skill_columns(items, taxonomy.skill_index)
     known = cols >= 0
-    # one sort of (row, column) keys drops a row's duplicate skills and orders its columns
-    keys = np.unique(rows[known] * width + cols[known])
+    # sorted (row, column) keys: each row's columns in order, its duplicate skills adjacent
+    keys = np.sort(rows[known] * width + cols[known])
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(keys // max(width, 1), minlength=n), out=indptr[1:])
+    np.cumsum(np.bincount(keys // width, minlength=n), out=indptr[1:])
     data = np.ones(len(keys), dtype=np.float32)
-    return sp.csr_matrix((data, (keys % max(width, 1)).astype(np.int32), indptr), shape=(n, width))
+    return sp.csr_matrix((data, (keys % width).astype(np.int32), indptr), shape=(n, taxonomy.n_skills))
 
 
 def _job_skills(frame: pd.DataFrame, skills_all: sp.csr_matrix,
@@ -157,15 +170,34 @@ def _job_skills(frame: pd.DataFrame, skills_all: sp.csr_matrix,
     return essential, optional
 
 
-def _invalid_reasons(column: pd.Series, vectors: np.ndarray) -> np.ndarray:
+def _vector_flaws(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(finite, zero) per row, in one pass over the vectors for the usual all-finite case."""
+    # a finite sum of squares proves the row finite; only the rest (overflow, inf, NaN) is checked
+    squares = np.einsum("ij,ij->i", vectors, vectors)
+    finite = np.isfinite(squares)
+    suspects = np.flatnonzero(~finite)
+    finite[suspects] = np.isfinite(vectors[suspects]).all(axis=1)
+    # squares are never negative, so their sum is 0 exactly when every square is (== a zero norm)
+    return finite, squares == 0
+
+
+def _invalid_reasons(column: pd.Series, finite: np.ndarray, zero: np.ndarray) -> np.ndarray:
     """(n,) object: the profile's own reason (str), else a vector problem, else None."""
     # a falsy reason ("", 0) means valid, as does a missing one (None, pandas' NaN)
     reasons = _per_distinct(column, lambda r: str(r) if r else None, None, object)
     unexplained = np.equal(reasons, None)
-    finite = np.isfinite(vectors).all(axis=1)
     reasons[unexplained & ~finite] = "non_finite_embedding"
-    reasons[unexplained & finite & (np.linalg.norm(vectors, axis=1) == 0)] = "empty_embedding"
+    reasons[unexplained & finite & zero] = "empty_embedding"
     return reasons
+
+
+def _finite_copy(vectors: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """float32 copy with non-finite entries zeroed (their rows are invalid anyway)."""
+    out = np.array(vectors, dtype=np.float32)
+    if not finite.all():
+        flawed = np.flatnonzero(~finite)
+        out[flawed] = np.where(np.isfinite(out[flawed]), out[flawed], 0)
+    return out
 
 
 def _ids(frame: pd.DataFrame, side: str) -> np.ndarray:
@@ -214,7 +246,8 @@ def build_features_frame(frame: pd.DataFrame, vectors: np.ndarray, side: str,
         raise ValueError(f"side must be one of {SIDES}, got {side!r}")
     taxonomy = taxonomy or load_taxonomy()
     vectors = _as_vectors(vectors, len(frame))
-    reasons = _invalid_reasons(_column(frame, "invalid_reason"), vectors)
+    finite, zero = _vector_flaws(vectors)
+    reasons = _invalid_reasons(_column(frame, "invalid_reason"), finite, zero)
     skills_all = _multi_hot(_column(frame, "skills"), taxonomy)
     essential, optional = _job_skills(frame, skills_all, taxonomy) if side == "job" else (None, None)
     return FeatureMatrix(
@@ -222,7 +255,7 @@ def build_features_frame(frame: pd.DataFrame, vectors: np.ndarray, side: str,
         ids=_ids(frame, side),
         # a missing tenant is "" (pandas' NaN included, which the old str(x or "") turned into "nan")
         tenant=_per_distinct(_column(frame, "tenant_id"), lambda t: str(t or ""), "", object),
-        vectors=np.where(np.isfinite(vectors), vectors, 0).astype(np.float32),
+        vectors=_finite_copy(vectors, finite),
         skills=skills_all,
         essential=essential,
         optional=optional,

@@ -24,10 +24,11 @@ def weights_for(version: str | None = None):
     return weights.version, weights
 
 
-def features(records: list[dict], vectors: np.ndarray, side: str):
-    from matching.features import build_features
+def features(frame: pd.DataFrame, vectors: np.ndarray, side: str):
+    """Profile columns (row i <-> vectors[i]) → FeatureMatrix, column-wise (no dict per row)."""
+    from matching.features import build_features_frame
 
-    return build_features(records, vectors, side)
+    return build_features_frame(frame, vectors, side)
 
 
 def _frame(tenant, direction, cand_ids, job_ids, top, candidate_rows: bool) -> pd.DataFrame:

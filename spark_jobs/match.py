@@ -42,12 +42,6 @@ EXPLAIN_DDL = "matched_skills array<string>, missing_essential array<string>, mi
 GOLD_MATCHES_DDL = f"{SCORED_DDL}, {EXPLAIN_DDL}, weights_version string, model_version string, run_date string, run_id string"
 
 
-
-def _records(frame) -> list[dict]:
-    """pandas rows → dicts for `matching/` (it takes numpy arrays for lists and NaN for missing)."""
-    return frame.to_dict("records")
-
-
 def _split_arrow(table):
     """Arrow table with a ``vector`` list column → (profile columns as pandas, (n, d) float32 vectors).
 
@@ -80,7 +74,7 @@ def job_side_by_tenant(jobs, weights_version: str | None = None) -> dict:
     side = {}
     for tenant, group in meta.groupby("tenant_id", sort=True):
         group = group.sort_values("job_id", kind="stable")
-        fm = features(_records(group), vectors[group.index.to_numpy()], "job")
+        fm = features(group, vectors[group.index.to_numpy()], "job")
         side[tenant] = (group["job_id"].to_numpy(dtype=object), fm, job_side(fm, weights))
     return side
 
@@ -108,7 +102,7 @@ def _score_arrow(batches, *, jobs_bc, k: int, weights_version: str, block_size: 
         # id order: the kernel's index tie-break == the final (score, candidate_id) order
         group = group.sort_values("candidate_id", kind="stable")
         t0 = time.perf_counter()
-        cand_fm = features(_records(group), vectors[group.index.to_numpy()], "candidate")
+        cand_fm = features(group, vectors[group.index.to_numpy()], "candidate")
         t1 = time.perf_counter()
         out = score_block(tenant, group["candidate_id"].to_numpy(dtype=object), cand_fm, job_ids, job_fm, k,
                           weights, block_size, side)  # fmt: skip

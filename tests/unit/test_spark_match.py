@@ -99,3 +99,42 @@ def test_score_block_is_deterministic_whatever_the_block_size():
     )
     pd.testing.assert_frame_equal(one, many)
     assert (one.groupby(["direction", "candidate_id"]).size().loc["candidate_to_job"] == 3).all()
+
+
+def test_arrow_task_body_scores_like_features_built_from_records():
+    """`job_side_by_tenant` + `_score_arrow` (no Spark: a stand-in broadcast) build features column-wise
+    from the Arrow batches; the matches equal `score_block` over features built from record dicts."""
+    from types import SimpleNamespace
+
+    import pyarrow as pa
+
+    from matching.features import build_features
+    from spark_jobs._hybrid import score_block, weights_for
+    from spark_jobs.match import _score_arrow, _scoring_columns, job_side_by_tenant
+
+    cands, jobs = _frames(seed=5, n_c=41, n_j=19)
+    cands.loc[cands.index[::7], "skills"] = None  # null lists and values arrive as None / NaN
+    cands.loc[cands.index[::5], "years_experience"] = np.nan
+    open_jobs = jobs[jobs["job_status"] == "open"]
+
+    def arrow(frame, id_col):
+        return pa.Table.from_pandas(frame[_scoring_columns(frame, id_col)], preserve_index=False)
+
+    tenants = job_side_by_tenant(arrow(open_jobs, "job_id"), "w1")
+    batches = arrow(cands, "candidate_id").to_batches(max_chunksize=16)
+    got = pa.Table.from_batches(_score_arrow(batches, jobs_bc=SimpleNamespace(value=tenants), k=3,
+                                             weights_version="w1", block_size=8)).to_pandas()  # fmt: skip
+
+    _, weights = weights_for("w1")
+    recs = lambda f: f.drop(columns="vector").to_dict("records")  # noqa: E731
+    expected = []
+    for tenant in sorted(tenants):
+        c = cands[cands["tenant_id"] == tenant].sort_values("candidate_id")
+        j = open_jobs[open_jobs["tenant_id"] == tenant].sort_values("job_id")
+        cf = build_features(recs(c), np.stack(c["vector"]), "candidate")
+        jf = build_features(recs(j), np.stack(j["vector"]), "job")
+        expected.append(score_block(tenant, c["candidate_id"].to_numpy(object), cf, j["job_id"].to_numpy(object),
+                                    jf, 3, weights, 8))  # fmt: skip
+    order = ["direction", "candidate_id", "job_id"]
+    want = pd.concat(expected, ignore_index=True).astype({"rank": "int32"})
+    pd.testing.assert_frame_equal(got.sort_values(order, ignore_index=True), want.sort_values(order, ignore_index=True))
