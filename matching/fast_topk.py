@@ -143,7 +143,10 @@ class JobSide:
         vocab = self.vocab
         n_skill_rows = min(len(vocab), SKILL_ROWS)
         skill_row = np.arange(len(vocab)) % max(n_skill_rows, 1)
-        skill_tab = np.zeros((n_skill_rows, m))
+        n_exp, n_sal = len(EXP_EDGES) + 1, len(SAL_EDGES) + 2
+        exp_base, sal_base = n_skill_rows, n_skill_rows + n_exp
+        # float32 from the start, filled row by row (float64 stacks of this size cost ~0.5 s per run)
+        tables = np.zeros((sal_base + n_sal + 1, m), dtype=np.float32)
         if len(vocab):
             per_skill = w.essential_weight * ess.astype(np.float64)
             if opt is not None:
@@ -153,20 +156,20 @@ class JobSide:
             weighted = sp.csr_matrix(sp.diags(scale) @ sp.csr_matrix(per_skill)[:, vocab])  # (m, V)
             to_row = sp.csr_matrix((np.ones(len(vocab)), (np.arange(len(vocab)), skill_row)),
                                    shape=(len(vocab), n_skill_rows))  # fmt: skip
-            skill_tab = np.asarray((weighted @ to_row).todense()).T
+            tables[:n_skill_rows] = (weighted @ to_row).T.toarray()
         need = np.asarray(fm.years, dtype=np.float64)
-        exp_tab = norm[2] * np.vstack([experience(np.full(m, e), need) for e in EXP_EDGES]
-                                      + [experience(np.full(m, np.nan), need)])  # fmt: skip
+        for row, held in enumerate([*EXP_EDGES, np.nan]):
+            tables[exp_base + row] = norm[2] * experience(np.full(m, held), need)
         offered = self.offered
-        sal_tab = norm[4] * np.vstack([np.where(np.isnan(offered), NEUTRAL, 1.0)]
-                                      + [salary(np.full(m, e), offered) for e in SAL_EDGES]
-                                      + [np.full(m, NEUTRAL)])  # fmt: skip
-        const = np.where(self.total == 0, norm[1] * NEUTRAL, 0.0)[None, :]
-        tables = np.ascontiguousarray(np.vstack([skill_tab, exp_tab, sal_tab, const]), dtype=np.float32)
+        tables[sal_base] = norm[4] * np.where(np.isnan(offered), NEUTRAL, 1.0)
+        for row, asked in enumerate(SAL_EDGES, start=1):
+            tables[sal_base + row] = norm[4] * salary(np.full(m, asked), offered)
+        tables[sal_base + n_sal - 1] = norm[4] * NEUTRAL
+        tables[-1] = np.where(self.total == 0, norm[1] * NEUTRAL, 0.0)
         words = max(1, -(-len(vocab) // 64))
         return {
-            "tables": tables, "skill_row": skill_row.astype(np.int64), "exp_base": n_skill_rows,
-            "sal_base": n_skill_rows + len(exp_tab), "const_row": len(tables) - 1,
+            "tables": tables, "skill_row": skill_row.astype(np.int64), "exp_base": exp_base,
+            "sal_base": sal_base, "const_row": len(tables) - 1,
             "vectors": np.ascontiguousarray(fm.vectors, dtype=np.float32),
             "sem_t": np.ascontiguousarray(fm.vectors.T, dtype=np.float32),
             "ess_bits": _bitsets(ess, vocab, words),
