@@ -14,6 +14,8 @@ import pandas as pd
 
 COMPONENTS = ("semantic", "skills", "experience", "location", "salary")
 MATCH_COLUMNS = ["tenant_id", "direction", "candidate_id", "job_id", "rank", "score", *COMPONENTS]
+MATCH_TYPES = {"rank": "int", "score": "double", **dict.fromkeys(COMPONENTS, "double")}  # the rest: string
+MATCH_DDL = ", ".join(f"{name} {MATCH_TYPES.get(name, 'string')}" for name in MATCH_COLUMNS)
 
 
 def weights_for(version: str | None = None):
@@ -31,17 +33,36 @@ def features(frame: pd.DataFrame, vectors: np.ndarray, side: str):
     return build_features_frame(frame, vectors, side)
 
 
-def _frame(tenant, direction, cand_ids, job_ids, top, candidate_rows: bool) -> pd.DataFrame:
-    """TopK arrays (already ranked: score desc, index asc) → match rows, padding dropped."""
-    keep = top.col_index >= 0
-    rows, cols = top.row_index[keep], top.col_index[keep]
-    rank = np.broadcast_to(np.arange(1, top.col_index.shape[1] + 1, dtype=np.int32), keep.shape)[keep]
-    cand, job = (cand_ids[rows], job_ids[cols]) if candidate_rows else (cand_ids[cols], job_ids[rows])
-    frame = pd.DataFrame({"tenant_id": tenant, "direction": direction, "candidate_id": cand, "job_id": job,
-                          "rank": rank, "score": top.score[keep]})  # fmt: skip
-    for name in COMPONENTS:
-        frame[name] = top.components[name][keep]
-    return frame[MATCH_COLUMNS]
+def match_schema():
+    """Arrow schema of the match rows (``MATCH_DDL``)."""
+    import pyarrow as pa
+
+    types = {"string": pa.string(), "int": pa.int32(), "double": pa.float64()}
+    return pa.schema([(name, types[MATCH_TYPES.get(name, "string")]) for name in MATCH_COLUMNS])
+
+
+def _table(tenant, direction, cand_ids, job_ids, top, candidate_rows: bool):
+    """TopK arrays (already ranked: score desc, index asc) → an Arrow table of match rows, padding dropped.
+
+    Straight from the numpy arrays (ids gathered by Arrow's ``take``): no pandas frame of a million rows.
+    """
+    import pyarrow as pa
+
+    keep = (top.col_index >= 0).ravel()
+    rows, cols = top.row_index.ravel()[keep], top.col_index.ravel()[keep]
+    rank = np.broadcast_to(np.arange(1, top.col_index.shape[1] + 1, dtype=np.int32), top.col_index.shape)
+    owners, others = (cand_ids, job_ids) if candidate_rows else (job_ids, cand_ids)
+    owner_ids, other_ids = pa.array(owners, pa.string()).take(rows), pa.array(others, pa.string()).take(cols)
+    columns = {
+        "tenant_id": pa.array([tenant], pa.string()).take(np.zeros(len(rows), dtype=np.int64)),
+        "direction": pa.array([direction], pa.string()).take(np.zeros(len(rows), dtype=np.int64)),
+        "candidate_id": owner_ids if candidate_rows else other_ids,
+        "job_id": other_ids if candidate_rows else owner_ids,
+        "rank": pa.array(rank.ravel()[keep]),
+        "score": pa.array(top.score.ravel()[keep]),
+        **{name: pa.array(top.components[name].ravel()[keep]) for name in COMPONENTS},
+    }
+    return pa.table([columns[name] for name in MATCH_COLUMNS], schema=match_schema())
 
 
 def job_side(job_fm, weights):
@@ -61,25 +82,28 @@ def score_block(
     weights,
     block_size: int = 1024,
     side=None,
-) -> pd.DataFrame:
+):
     """Both directions for one candidate batch of one tenant (job rows are partial, see module doc).
 
     `matching.fast_topk.topk_both`: a float32 screen of each block (sgemm + sparse skills + fused
     structured terms), then only the pairs within a proven error bound of each row's / job's K-th are
     re-scored with the library's exact formulas — the result equals brute force over `score_matrix`.
     ``side``: a prebuilt `job_side(job_fm, weights)` for this tenant (reused across batches).
+    Returns an Arrow table with ``match_schema()``.
     """
+    import pyarrow as pa
+
     from matching.fast_topk import topk_both
 
     n, m = len(cand_ids), len(job_ids)
     if n == 0 or m == 0:
-        return pd.DataFrame(columns=MATCH_COLUMNS)
+        return match_schema().empty_table()
     sides = {tenant: side} if side is not None else None
     both = topk_both(cand_fm, job_fm, k, weights, block_size=block_size, job_sides=sides)
-    return pd.concat(
+    return pa.concat_tables(
         [
-            _frame(tenant, "candidate_to_job", cand_ids, job_ids, both.candidate_to_job, candidate_rows=True),
-            _frame(tenant, "job_to_candidate", cand_ids, job_ids, both.job_to_candidate, candidate_rows=False),
-        ],
-        ignore_index=True,
+            _table(tenant, "candidate_to_job", cand_ids, job_ids, both.candidate_to_job, candidate_rows=True),
+            _table(tenant, "job_to_candidate", cand_ids, job_ids, both.job_to_candidate, candidate_rows=False),
+        ]
     )
+

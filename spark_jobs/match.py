@@ -27,17 +27,14 @@ from functools import partial
 import numpy as np
 
 from spark_jobs import _runs
-from spark_jobs._hybrid import COMPONENTS
+from spark_jobs._hybrid import MATCH_DDL
 from spark_jobs._lake import check_run_date, read_profiles, replace_partition, table_uri
 
 log = logging.getLogger(__name__)
 
 DEFAULT_K = 20
 DEFAULT_BLOCK_SIZE = 1024
-SCORED_DDL = (
-    "tenant_id string, direction string, candidate_id string, job_id string, rank int, score double, "
-    + ", ".join(f"{c} double" for c in COMPONENTS)
-)
+SCORED_DDL = MATCH_DDL
 EXPLAIN_DDL = "matched_skills array<string>, missing_essential array<string>, missing_optional array<string>"
 GOLD_MATCHES_DDL = f"{SCORED_DDL}, {EXPLAIN_DDL}, weights_version string, model_version string, run_date string, run_id string"
 
@@ -93,7 +90,6 @@ def _score_arrow(batches, *, jobs_bc, k: int, weights_version: str, block_size: 
     if not batches or not sum(b.num_rows for b in batches):
         return
     meta, vectors = _split_arrow(pa.Table.from_batches(batches))
-    schema = _scored_schema()
     read = time.perf_counter() - started
     for tenant, group in meta.groupby("tenant_id", sort=True):
         if tenant not in tenants:
@@ -107,10 +103,9 @@ def _score_arrow(batches, *, jobs_bc, k: int, weights_version: str, block_size: 
         out = score_block(tenant, group["candidate_id"].to_numpy(dtype=object), cand_fm, job_ids, job_fm, k,
                           weights, block_size, side)  # fmt: skip
         t2 = time.perf_counter()
-        batch = pa.RecordBatch.from_pandas(out.astype({"rank": "int32"}), schema=schema, preserve_index=False)
-        log.info("tenant %s: %d candidates x %d jobs; read %.2fs, features %.2fs, scoring %.2fs, arrow %.2fs",
-                 tenant, len(group), len(job_ids), read, t1 - t0, t2 - t1, time.perf_counter() - t2)  # fmt: skip
-        yield batch
+        log.info("tenant %s: %d candidates x %d jobs; read %.2fs, features %.2fs, scoring %.2fs",
+                 tenant, len(group), len(job_ids), read, t1 - t0, t2 - t1)  # fmt: skip
+        yield from out.to_batches()
 
 
 def _scoring_columns(frame, id_col: str) -> list[str]:
@@ -120,13 +115,6 @@ def _scoring_columns(frame, id_col: str) -> list[str]:
 
     wanted = {id_col, "vector", *FEATURE_FIELDS}
     return [c for c in frame.columns if c in wanted]
-
-
-def _scored_schema():
-    import pyarrow as pa
-
-    types = {"string": pa.string(), "int": pa.int32(), "double": pa.float64()}
-    return pa.schema([(name, types[kind]) for name, kind in (f.split() for f in SCORED_DDL.split(", "))])
 
 
 def hybrid_topk(

@@ -89,11 +89,13 @@ def test_score_block_is_deterministic_whatever_the_block_size():
     args = ("acme", cands["candidate_id"].to_numpy(object), cf, jobs["job_id"].to_numpy(object), jf, 3, w)
     one = (
         score_block(*args, block_size=1000)
+        .to_pandas()
         .sort_values(["direction", "candidate_id", "job_id"])
         .reset_index(drop=True)
     )
     many = (
         score_block(*args, block_size=4)
+        .to_pandas()
         .sort_values(["direction", "candidate_id", "job_id"])
         .reset_index(drop=True)
     )
@@ -134,7 +136,7 @@ def test_arrow_task_body_scores_like_features_built_from_records():
         cf = build_features(recs(c), np.stack(c["vector"]), "candidate")
         jf = build_features(recs(j), np.stack(j["vector"]), "job")
         expected.append(score_block(tenant, c["candidate_id"].to_numpy(object), cf, j["job_id"].to_numpy(object),
-                                    jf, 3, weights, 8))  # fmt: skip
+                                    jf, 3, weights, 8).to_pandas())  # fmt: skip
     order = ["direction", "candidate_id", "job_id"]
-    want = pd.concat(expected, ignore_index=True).astype({"rank": "int32"})
+    want = pd.concat(expected, ignore_index=True)
     pd.testing.assert_frame_equal(got.sort_values(order, ignore_index=True), want.sort_values(order, ignore_index=True))
