@@ -156,6 +156,13 @@ def time_faiss(cvec, jvec, k: int) -> float | None:
     return len(cvec) * len(jvec) / (time.perf_counter() - start)
 
 
+def _screen_engine() -> str:
+    """The fast kernel's screen GEMM on this machine (bfloat16 via AMX when it measures faster)."""
+    from matching.semantic_gemm import engine
+
+    return engine("auto").name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=20000, help="candidates")
@@ -217,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         "naive_crossjoin_pairs_per_s": round(naive),
         "speedup_vs_naive_crossjoin": round(pairs / spark_s / naive, 1),
         "faiss_flat_pairs_per_s": round(faiss_rate) if faiss_rate else None,
+        "screen_gemm_engine": _screen_engine(),
     }
     rows_out = [
         ("sgemm bound (numpy float32)", result["sgemm_pairs_per_s"]),

@@ -186,3 +186,27 @@ def test_absurd_magnitudes_fall_back_to_exact_screening_and_stay_exact():
     j.years[:3] = 1e-300
     j.salary_max[3:6] = 1e300
     _check(c, j, 4, "w1", block_size=16)
+
+
+def test_deferred_job_pairs_settled_mid_run_stay_exact(monkeypatch):
+    """Pairs only a job's bar lets through wait and are estimated best-first (``settle``); settling after
+    every block (instead of once a million wait) changes nothing in the result."""
+    import matching.fast_topk as fast_topk
+
+    monkeypatch.setattr(fast_topk, "SETTLE_AT", 1)
+    rng = np.random.default_rng(8)
+    c = _features("candidate", 300, rng, tenants=("a",), dim=64, vocab=60, dup_share=0.05)
+    j = _features("job", 120, rng, tenants=("a",), dim=64, vocab=60, dup_share=0.05)
+    _check(c, j, 6, "w1", block_size=32)
+
+
+def test_quantised_bar_never_excludes_a_bound_that_reaches_its_threshold():
+    from matching import _kernels
+    from matching.fast_topk import quantised_bar
+
+    rng = np.random.default_rng(2)
+    bounds = np.concatenate([rng.uniform(0, 1.5, 5000), [0.0, 2.5, 1e-9]]).astype(np.float32)
+    stored = np.minimum(np.ceil(bounds.astype(np.float64) / _kernels.QUANTUM), _kernels.QMAX)  # as tile_pass
+    for threshold in [-0.3, 0.0, 1e-9, 0.25, 0.5 + 2**-16, 1.0, 3.0]:
+        reaches = bounds.astype(np.float64) >= threshold
+        assert (stored[reaches] >= quantised_bar(np.array([threshold]))[0]).all()
