@@ -27,7 +27,7 @@ from functools import partial
 import numpy as np
 
 from spark_jobs import _runs
-from spark_jobs._hybrid import MATCH_DDL
+from spark_jobs._hybrid import COMPONENTS, LISTS_DDL, MATCH_DDL
 from spark_jobs._lake import check_run_date, read_profiles, replace_partition, table_uri
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,6 @@ def hybrid_topk(
     Pure DataFrame → DataFrame (the job side is collected once and broadcast: fine up to ~10^5-10^6
     jobs per run; beyond that see docs/spark_and_serving.md for ANN candidate generation).
     """
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     spark = candidates.sparkSession
@@ -143,18 +142,46 @@ def hybrid_topk(
         candidates = candidates.repartition(partitions)
     elif have > partitions:
         candidates = candidates.coalesce(partitions)
-    # candidate → job rows are complete per candidate; job → candidate rows are per-partition partial
-    # lists, reduced by a window over them alone. The scored frame is checkpointed locally so the
+    # candidate → job lists are complete per candidate; job → candidate lists are per-partition partial
+    # lists, merged per job below. The scored lists (one row per owner) are checkpointed locally so the
     # scoring runs once (measured: a columnar persist costs ~8x more; executors keep their blocks)
-    scored = candidates.mapInArrow(body, SCORED_DDL).localCheckpoint(eager=True)
+    scored = candidates.mapInArrow(body, LISTS_DDL).localCheckpoint(eager=True)
     is_j2c = F.col("direction") == "job_to_candidate"
-    best = Window.partitionBy("tenant_id", "job_id").orderBy(F.col("score").desc_nulls_last(), "candidate_id")
-    job_rows = (
-        scored.where(is_j2c)
-        .withColumn("rank", F.row_number().over(best))
-        .where(F.col("rank") <= k)
+    # a job's partial lists → one array of (-score, candidate, …) sorted ascending: score desc, then
+    # candidate_id asc (the kernel's order; -0.0 and 0.0 compare equal), first k kept
+    entries = F.arrays_zip(
+        F.transform("scores", lambda score: -score).alias("neg_score"),
+        F.col("other_ids").alias("other_id"),
+        F.col("scores").alias("score"),
+        *[F.col(name).alias(name) for name in COMPONENTS],
     )
-    return scored.where(~is_j2c).unionByName(job_rows)
+    merged = (
+        scored.where(is_j2c)
+        .groupBy("tenant_id", "direction", "owner_id")
+        .agg(F.slice(F.array_sort(F.flatten(F.collect_list(entries))), 1, k).alias("ranked"))
+    )
+    job_rows = _explode(merged, "ranked", owner="job_id", other="candidate_id")
+    cand_rows = _explode(
+        scored.where(~is_j2c).select("tenant_id", "direction", "owner_id", entries.alias("ranked")),
+        "ranked", owner="candidate_id", other="job_id",
+    )  # fmt: skip
+    return cand_rows.unionByName(job_rows)
+
+
+def _explode(lists, column: str, owner: str, other: str):
+    """Ranked list rows (tenant_id, direction, owner_id, array of entries) → one match row per entry."""
+    from pyspark.sql import functions as F
+
+    rows = lists.select("tenant_id", "direction", "owner_id", F.posexplode(column).alias("position", "entry"))
+    return rows.select(
+        "tenant_id",
+        "direction",
+        F.col("owner_id" if owner == "candidate_id" else "entry.other_id").alias("candidate_id"),
+        F.col("owner_id" if owner == "job_id" else "entry.other_id").alias("job_id"),
+        (F.col("position") + 1).cast("int").alias("rank"),
+        F.col("entry.score").alias("score"),
+        *[F.col(f"entry.{name}").alias(name) for name in COMPONENTS],
+    )
 
 
 def _explain_batches(batches):

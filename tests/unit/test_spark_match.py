@@ -73,9 +73,27 @@ def test_spark_topk_equals_brute_force_and_respects_tenants_and_status(spark):
     assert not any(cand_tenant[r.candidate_id] == "initech" for r in got_rows)  # tenant without jobs: nothing
 
 
+def test_spark_topk_breaks_score_ties_by_id_across_partitions(spark):
+    """Whole groups of equal scores (identical candidates) spread over three partitions: the merged
+    job → candidate lists rank them by candidate_id, as brute force does."""
+    from spark_jobs.match import hybrid_topk
+
+    cands, jobs = _frames(seed=9, n_c=30, n_j=8)
+    same = cands.iloc[0]
+    for column in ("vector", "skills", "years_experience", "location_city", "location_country", "remote",
+                   "salary_min", "salary_max"):  # fmt: skip
+        cands[column] = [same[column]] * len(cands)
+    cands = cands.sample(frac=1.0, random_state=1)  # ids arrive out of order
+    k = 5
+    as_spark = lambda f: spark.createDataFrame(f.assign(vector=f["vector"].map(lambda v: [float(x) for x in v])))  # noqa: E731
+    got = {(r.direction, r.candidate_id, r.job_id, r.rank, round(r.score, 6))
+           for r in hybrid_topk(as_spark(cands), as_spark(jobs), k, "w1", partitions=3).collect()}  # fmt: skip
+    assert got == _brute_force(cands, jobs, k)
+
+
 def test_score_block_is_deterministic_whatever_the_block_size():
     from matching.features import build_features
-    from spark_jobs._hybrid import score_block, weights_for
+    from spark_jobs._hybrid import flat_matches, score_block, weights_for
 
     cands, jobs = _frames(seed=11, n_c=30, n_j=12)
     cands, jobs = (
@@ -88,14 +106,12 @@ def test_score_block_is_deterministic_whatever_the_block_size():
     _, w = weights_for("w1")
     args = ("acme", cands["candidate_id"].to_numpy(object), cf, jobs["job_id"].to_numpy(object), jf, 3, w)
     one = (
-        score_block(*args, block_size=1000)
-        .to_pandas()
+        flat_matches(score_block(*args, block_size=1000))
         .sort_values(["direction", "candidate_id", "job_id"])
         .reset_index(drop=True)
     )
     many = (
-        score_block(*args, block_size=4)
-        .to_pandas()
+        flat_matches(score_block(*args, block_size=4))
         .sort_values(["direction", "candidate_id", "job_id"])
         .reset_index(drop=True)
     )
@@ -111,7 +127,7 @@ def test_arrow_task_body_scores_like_features_built_from_records():
     import pyarrow as pa
 
     from matching.features import build_features
-    from spark_jobs._hybrid import score_block, weights_for
+    from spark_jobs._hybrid import flat_matches, score_block, weights_for
     from spark_jobs.match import _score_arrow, _scoring_columns, job_side_by_tenant
 
     cands, jobs = _frames(seed=5, n_c=41, n_j=19)
@@ -124,8 +140,8 @@ def test_arrow_task_body_scores_like_features_built_from_records():
 
     tenants = job_side_by_tenant(arrow(open_jobs, "job_id"), "w1")
     batches = arrow(cands, "candidate_id").to_batches(max_chunksize=16)
-    got = pa.Table.from_batches(_score_arrow(batches, jobs_bc=SimpleNamespace(value=tenants), k=3,
-                                             weights_version="w1", block_size=8)).to_pandas()  # fmt: skip
+    got = flat_matches(pa.Table.from_batches(_score_arrow(batches, jobs_bc=SimpleNamespace(value=tenants), k=3,
+                                                          weights_version="w1", block_size=8)))  # fmt: skip
 
     _, weights = weights_for("w1")
     recs = lambda f: f.drop(columns="vector").to_dict("records")  # noqa: E731
@@ -135,8 +151,8 @@ def test_arrow_task_body_scores_like_features_built_from_records():
         j = open_jobs[open_jobs["tenant_id"] == tenant].sort_values("job_id")
         cf = build_features(recs(c), np.stack(c["vector"]), "candidate")
         jf = build_features(recs(j), np.stack(j["vector"]), "job")
-        expected.append(score_block(tenant, c["candidate_id"].to_numpy(object), cf, j["job_id"].to_numpy(object),
-                                    jf, 3, weights, 8).to_pandas())  # fmt: skip
+        expected.append(flat_matches(score_block(tenant, c["candidate_id"].to_numpy(object), cf, j["job_id"].to_numpy(object),
+                                    jf, 3, weights, 8)))  # fmt: skip
     order = ["direction", "candidate_id", "job_id"]
     want = pd.concat(expected, ignore_index=True)
     pd.testing.assert_frame_equal(got.sort_values(order, ignore_index=True), want.sort_values(order, ignore_index=True))
