@@ -163,8 +163,10 @@ def _job_skills(frame: pd.DataFrame, skills_all: sp.csr_matrix,
     """(essential, optional) of jobs."""
     essential = _multi_hot(_column(frame, "essential_skills"), taxonomy)
     optional = _multi_hot(_column(frame, "optional_skills"), taxonomy)
-    # Skills listed only in `skills` (no split) count as essential, per the contract.
-    leftover = skills_all - skills_all.multiply(essential) - skills_all.multiply(optional)
+    # Skills listed only in `skills` (no split) count as essential, per the contract. (A skill listed as
+    # essential *and* optional stays essential: subtracting both would leave it at -1.)
+    listed = ((essential + optional) > 0).astype(np.float32)
+    leftover = skills_all - skills_all.multiply(listed)
     leftover.eliminate_zeros()
     essential = ((essential + leftover) > 0).astype(np.float32).tocsr()
     return essential, optional

@@ -71,7 +71,7 @@ def _reference(profiles: list[dict], vectors, side: str) -> FeatureMatrix:
     if side == "job":
         essential = multi_hot([as_list(p.get("essential_skills")) for p in profiles])
         optional = multi_hot([as_list(p.get("optional_skills")) for p in profiles])
-        leftover = skills_all - skills_all.multiply(essential) - skills_all.multiply(optional)
+        leftover = skills_all - skills_all.multiply(((essential + optional) > 0).astype(np.float32))
         leftover.eliminate_zeros()
         essential = ((essential + leftover) > 0).astype(np.float32).tocsr()
     if side == "candidate":
@@ -273,3 +273,15 @@ def test_record_values_keep_their_type():
     records = [{"candidate_id": 7}, {"entity_id": "e"}, {}]
     f = build_features(records, _vectors(3), "candidate")
     assert [(type(x), x) for x in f.ids] == [(int, 7), (str, "e"), (int, 2)]
+
+
+def test_a_job_skill_listed_essential_and_optional_stays_essential():
+    from matching.features import build_features_frame
+
+    skill, other = list(load_taxonomy().skill_index)[:2]
+    frame = pd.DataFrame({"job_id": ["j1"], "tenant_id": ["t"], "skills": [[skill, other]],
+                          "essential_skills": [[skill]], "optional_skills": [[skill]]})  # fmt: skip
+    fm = build_features_frame(frame, np.ones((1, 4), np.float32), "job")
+    index = load_taxonomy().skill_index
+    assert fm.essential[0, index[skill]] == 1 and fm.optional[0, index[skill]] == 1
+    assert fm.essential[0, index[other]] == 1  # only in `skills`: essential, per the contract
