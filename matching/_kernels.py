@@ -138,27 +138,13 @@ def _bound_row(u, i, j0, j1, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):
 
 
 @njit(cache=True, nogil=True)
-def bound_rows(rows, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc):
-    """(len(rows), m) structured bounds (tests and diagnostics)."""
-    m = tables.shape[1]
-    out = np.empty((len(rows), m), dtype=np.float32)
-    for r in range(len(rows)):
-        _bound_row(out[r], rows[r], 0, m, tables, t_ptr, t_rows, c_fixed, loc_table, c_loc)
-    return out
-
-
-@njit(cache=True, nogil=True)
 def round_bf16(src, out):
     """out (uint16) = src (float32, 2-D) rounded to the nearest bfloat16, ties to even (finite values)."""
     for r in range(src.shape[0]):
         row = src[r]
         dest = out[r]
-        bits = np.empty(len(row), dtype=np.uint32)
-        fbits = bits.view(np.float32)
         for t in range(len(row)):
-            fbits[t] = row[t]
-        for t in range(len(row)):
-            x = bits[t]
+            x = np.float32(row[t]).view(np.uint32)
             dest[t] = np.uint16((x + np.uint32(0x7FFF) + ((x >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
 
 

@@ -264,7 +264,8 @@ def _gamma(n: int) -> float:
 
 
 def semantic_error(job: JobSide, cand_max_norm: float) -> float:
-    """Bound on |float32 GEMM semantic term - w_sem * cosine| (the estimate's only inexact term)."""
+    """Bound on |float32 dot of the screen's operands (candidate vectors pre-scaled by w_sem) - w_sem * cosine|:
+    the scaling's rounding and a float32 sum of d products."""
     d = job.fm.vectors.shape[1]
     return (_gamma(d) + 2 * U32) * job.norm[0] * cand_max_norm * job.max_norm + 1e-9
 
@@ -283,7 +284,7 @@ class _Screen:
     """Per-call buffers and per-block state of the tile passes (``_kernels.tile_pass``)."""
 
     def __init__(self, cands: _Candidates, job: JobSide, engine, block_size: int, kr: int, kc: int):
-        self.cands, self.job, self.engine = cands, job, engine
+        self.job, self.engine = job, engine
         self.tiles = job.gemm_tiles(engine)
         self.operand = engine.candidates(cands.sem)
         b, m = min(block_size, len(cands.fm)), len(job)
@@ -295,7 +296,7 @@ class _Screen:
         self.bound_args = cands.bound_args(job)
 
     def block(self, start: int, stop: int, need: np.ndarray):
-        """Bounds (b, m) bf16 bits of rows start..stop (int16) and each CHUNK's largest, each row's kr
+        """Stored bounds (b, m) of rows start..stop (int16 quanta) and each CHUNK's largest, each row's kr
         best jobs (-1: fewer) and, for jobs with ``need``, their kc best rows (-1: fewer)."""
         b, m = stop - start, len(self.job)
         r_idx = np.full((b, self.kr), -1, dtype=np.int64)
@@ -315,8 +316,9 @@ class _Screen:
             w = min(self.tile, m - j0)
             sem = self.tile_buf.ravel()[: b * w].reshape(b, w)  # contiguous, as the GEMM writes it
             self.engine.multiply(rows, job_tile, sem)
-            _kernels.tile_pass(sem, semantic_gemm.OUTPUT_UP, j0, start, bounds, chunk_max, r_idx, r_vals, r_filled, r_lo, r_floor,
-                               need, c_idx, c_vals, c_filled, c_lo, c_floor, *self.bound_args)  # fmt: skip
+            _kernels.tile_pass(sem, semantic_gemm.OUTPUT_UP, j0, start, bounds, chunk_max,
+                               r_idx, r_vals, r_filled, r_lo, r_floor, need, c_idx, c_vals, c_filled, c_lo,
+                               c_floor, *self.bound_args)  # fmt: skip
         return bounds, chunk_max, r_idx, c_idx
 
 

@@ -8,7 +8,6 @@ profile dicts and goes through the same code.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import zlib
@@ -78,12 +77,7 @@ def _place_code(value) -> int:
     """Stable code for a city/country string (crc32 of the folded name): comparable across calls."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return UNKNOWN
-    return _text_code(str(value))
-
-
-@functools.lru_cache(maxsize=1 << 16)  # a few thousand distinct places; every profile names one
-def _text_code(value: str) -> int:
-    text = " ".join(value.lower().split())
+    text = " ".join(str(value).lower().split())
     if not text or text in {"city", "state", "unknown", "n/a"}:
         return UNKNOWN
     return int(zlib.crc32(text.encode("utf-8")))
