@@ -28,6 +28,8 @@ RANKING_COLUMNS = ["candidate_id", "job_id", "rank", "score", "semantic", "skill
                    "salary", "matched_skills", "missing_essential", "missing_optional", "weights_version",
                    "model_version", "invalid_reason"]
 
+LIMIT_HELP = "smoke run: at most N records of each data set (job ads, resumes, gold sentences); not comparable"
+
 csv.field_size_limit(sys.maxsize)
 
 
@@ -62,6 +64,12 @@ def _write(path: Path, rows: list[dict], columns: list[str]) -> None:
             writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
 
 
+def rows_weights_version(version: str | None) -> str:
+    from matching.scoring import resolve_weights
+
+    return resolve_weights(version).version
+
+
 def cmd_match_files(args) -> int:
     from matching.pipeline import candidate_side, embed_sides, job_side, ranking_rows
 
@@ -90,7 +98,7 @@ def cmd_match_files(args) -> int:
         "candidates": len(cand_rows), "jobs": len(job_rows), "invalid_candidates": invalid_c,
         "invalid_jobs": invalid_j, "k": args.k, "rows_written": len(rows), "ranked_rows": ranked,
         "pairs_scored": (len(cand_rows) - invalid_c) * (len(job_rows) - invalid_j),
-        "encoder": model_version, "weights": args.weights,
+        "encoder": model_version, "weights": rows_weights_version(args.weights),
         "seconds": {"profiles": round(t_profiles, 1), "embeddings": round(t_embed, 1),
                     "total": round(time.time() - started, 1)},
         "out": str(args.out),
@@ -135,7 +143,7 @@ def cmd_evaluate(args) -> int:
     shared = Path(args.shared_data)
     report: dict = {}
     if args.what in ("all", "occupations"):
-        occ = occupation_eval(shared)
+        occ = occupation_eval(shared, limit=args.limit)
         report["occupations"] = occ
         print(_table("job -> ESCO occupation (hahu, split by ID hash; weights chosen on dev)",
                      [(s, v["n"], v["hybrid_hit@1"], v["hybrid_hit@10"], v["tfidf_hit@1"], v["tfidf_hit@10"])
@@ -144,7 +152,7 @@ def cmd_evaluate(args) -> int:
     if args.what in ("all", "ranking"):
         rk = ranking_eval(shared, encoders=tuple(args.encoders.split(",")), per_category=args.per_category,
                           split=args.split, k=args.k, cache_dir=None if args.no_cache else Path(args.cache_dir),
-                          tune=args.tune)
+                          tune=args.tune, limit=args.limit)
         tuning = rk["results"].pop("tuning_top5", None)
         if tuning:
             report["tuning_top5"] = tuning
@@ -167,13 +175,15 @@ def cmd_eval_skills(args) -> int:
     from matching.evaluation import skill_eval_green, skill_eval_sentences
 
     shared = Path(args.shared_data)
-    report = {"green_token_level": skill_eval_green(shared),
+    report = {"green_token_level": skill_eval_green(shared, limit=args.limit),
               **{f"esco_{k}": v for k, v in skill_eval_sentences(
-                  shared, ("house_validation", "tech_validation", "house_test", "tech_test")).items()}}
+                  shared, ("house_validation", "tech_validation", "house_test", "tech_test"),
+                  limit=args.limit).items()}}
     print(_table("skill extraction (phrase matching on ESCO labels)",
                  [(name, v["precision"], v["recall"], v["f1"]) for name, v in report.items()],
                  ("gold set", "precision", "recall", "f1")))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=1))
     print(json.dumps(report))
     return 0
@@ -188,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--k", type=int, default=10)
     m.add_argument("--out", required=True)
     m.add_argument("--encoder", default="minilm", choices=["minilm", "static", "hashing"])
-    m.add_argument("--weights", default="w1")
+    m.add_argument("--weights", default=None, help="weights version (default: matching.scoring's default)")
     m.add_argument("--block-size", type=int, default=512)
     m.add_argument("--cache-dir", default=str(DEFAULT_CACHE))
     m.add_argument("--no-cache", action="store_true")
@@ -205,11 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--k", type=int, default=10)
     e.add_argument("--tune", action="store_true", help="also grid-search hybrid weights on this split")
     e.add_argument("--json")
+    e.add_argument("--limit", type=int, help=LIMIT_HELP)
     e.add_argument("--cache-dir", default=str(DEFAULT_CACHE))
     e.add_argument("--no-cache", action="store_true")
     s = sub.add_parser("eval-skills", help="skill extraction P/R/F1 on the gold sets")
     s.add_argument("--shared-data", default=str(DEFAULT_SHARED))
     s.add_argument("--json")
+    s.add_argument("--limit", type=int, help=LIMIT_HELP)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers = {"match-files": cmd_match_files, "occupations": cmd_occupations, "evaluate": cmd_evaluate,

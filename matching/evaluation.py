@@ -84,7 +84,7 @@ def _read_csv(path: Path) -> list[dict]:
 
 
 # ---------------------------------------------------------------- occupations
-def occupation_eval(shared: Path) -> dict:
+def occupation_eval(shared: Path, limit: int | None = None) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from matching.occupations import get_ranker
@@ -92,7 +92,7 @@ def occupation_eval(shared: Path) -> dict:
     from matching.taxonomy import load_taxonomy
 
     tax = load_taxonomy()
-    rows = _read_csv(shared / "hahu_jobs_dev" / "hahu_jobs_dev.csv")
+    rows = _read_csv(shared / "hahu_jobs_dev" / "hahu_jobs_dev.csv")[:limit]
     docs = [f"{lab} {' '.join(alts)} {desc}" for lab, alts, desc in
             zip(tax.occupation_labels, tax.occupation_alt_labels, tax.occupation_descriptions, strict=True)]
     baseline = TfidfVectorizer(sublinear_tf=True, stop_words="english")
@@ -152,7 +152,8 @@ def weight_grid() -> list[dict[str, float]]:
 
 
 def ranking_eval(shared: Path, encoders: tuple[str, ...] = ("minilm", "static"), per_category: int = 10,
-                 split: str = "test", k: int = 10, cache_dir: Path | None = None, tune: bool = False) -> dict:
+                 split: str = "test", k: int = 10, cache_dir: Path | None = None, tune: bool = False,
+                 limit: int | None = None) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from matching.embeddings import get_cache
@@ -161,7 +162,7 @@ def ranking_eval(shared: Path, encoders: tuple[str, ...] = ("minilm", "static"),
 
     get_cache("minilm").attach(cache_dir)  # profiles embed documents too: reuse earlier runs' vectors
 
-    jobs = _read_csv(shared / "hahu_jobs_dev" / "hahu_jobs_dev.csv")
+    jobs = _read_csv(shared / "hahu_jobs_dev" / "hahu_jobs_dev.csv")[:limit]
     resumes = [r for r in _read_csv(shared / "livecareer" / "resumes_dev.csv")
                if split_of(r["ID"]) == split and r["Category"] in CROSSWALK and r["Resume_str"].strip()]
     by_cat: dict[str, list[dict]] = defaultdict(list)
@@ -171,8 +172,8 @@ def ranking_eval(shared: Path, encoders: tuple[str, ...] = ("minilm", "static"),
     sample = [r for cat in sorted(by_cat) for r in by_cat[cat]]
     relevance = _relevance([r["Category"] for r in sample], [j["esco_code"] for j in jobs])
     keep = relevance.sum(axis=1) > 0  # categories with no relevant ad cannot be evaluated
-    sample = [r for r, ok in zip(sample, keep, strict=True) if ok]
-    relevance = relevance[keep]
+    sample = [r for r, ok in zip(sample, keep, strict=True) if ok][:limit]
+    relevance = relevance[keep][:limit]
     cands = candidate_side([r["ID"] for r in sample], [r["Resume_str"] for r in sample])
     job_s = job_side([j["ID"] for j in jobs], [j["title"] for j in jobs], [j["description"] for j in jobs])
     results: dict[str, dict] = {}
@@ -215,7 +216,7 @@ def _prf(tp: int, fp: int, fn: int) -> dict:
     return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "tp": tp, "fp": fp, "fn": fn}
 
 
-def skill_eval_green(shared: Path) -> dict:
+def skill_eval_green(shared: Path, limit: int | None = None) -> dict:
     """Token-level: a word is a predicted skill token when it lies inside a matched ESCO label."""
     from matching.skills import get_extractor
 
@@ -223,6 +224,8 @@ def skill_eval_green(shared: Path) -> dict:
     sentences: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for row in _read_csv(shared / "green_skill_benchmark" / "df_testset.csv"):
         sentences[row["sentence_id"]].append((row["word"], row["tag"]))
+    if limit is not None:
+        sentences = dict(list(sentences.items())[:limit])
     tp = fp = fn = 0
     span_hit = span_total = 0
     for words in sentences.values():
@@ -263,7 +266,8 @@ def skill_eval_green(shared: Path) -> dict:
     return out
 
 
-def skill_eval_sentences(shared: Path, files: tuple[str, ...] = ("house_test", "tech_test")) -> dict:
+def skill_eval_sentences(shared: Path, files: tuple[str, ...] = ("house_test", "tech_test"),
+                         limit: int | None = None) -> dict:
     """ESCO-level: predicted preferred labels vs the gold ESCO labels of each sentence."""
     from matching.skills import get_extractor
 
@@ -277,6 +281,8 @@ def skill_eval_sentences(shared: Path, files: tuple[str, ...] = ("house_test", "
             gold.setdefault(row["sentence"], set())
             if label and label not in {"LABEL NOT PRESENT", "UNDERSPECIFIED"}:
                 gold[row["sentence"]].add(label.lower())
+        if limit is not None:
+            gold = dict(list(gold.items())[:limit])
         tp = fp = fn = 0
         for sentence, labels in gold.items():
             pred = {tax.skill_labels[i].lower() for i in ex.extract(sentence)}
