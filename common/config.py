@@ -55,12 +55,20 @@ class Settings:
     kinesis_stream: str = "marketplace-events"
     event_bus: str = "marketplace-events"
     landing_queue: str = "marketplace-events-landing"
+    # Landing leases + Kinesis checkpoints (DynamoDB): durable across workers, never a worker's /tmp.
+    ingestion_state_table: str = "marketplace-ingestion-state"
+    # AWS: Firehose consumes the stream into raw/ (infra/stacks/streaming.py), so the landing step only
+    # reports what it delivered; locally the landing consumer stands in for it.
+    firehose_lands_stream: bool = False
     dynamodb_table: str = "marketplace-matches"
     glue_database: str = "marketplace"
     athena_workgroup: str = "marketplace-analysts"
     warehouse_path: Path | None = None  # duckdb file (local only)
     emr_application_id: str | None = None
     emr_execution_role_arn: str | None = None
+    # aws only: a directory standing in for the S3 lake (one subdirectory per bucket, same keys), for Spark
+    # offline — reading s3:// needs hadoop-aws jars. Only the filesystem differs: ``file://<dir>/<bucket>``.
+    lake_mirror: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -71,6 +79,8 @@ class Settings:
         if zone not in LAKE_ZONES:
             raise ConfigError(f"unknown lake zone {zone!r}; expected one of {LAKE_ZONES}")
         if self.env == "aws":
+            if self.lake_mirror:
+                return f"file://{self.lake_mirror}/{self.lake_root}-{zone}"
             return f"s3://{self.lake_root}-{zone}"
         return str(Path(self.lake_root) / zone)
 
@@ -135,6 +145,7 @@ def _aws_settings() -> Settings:
         ports={},
         spark_master=None,  # EMR Serverless provides the master
         dbt_target="athena",
+        firehose_lands_stream=True,
         kinesis_stream=_env("KINESIS_STREAM", "marketplace-events"),
         event_bus=_env("EVENT_BUS", "marketplace-events"),
         landing_queue=_env("LANDING_QUEUE", "marketplace-events-landing"),
@@ -143,7 +154,17 @@ def _aws_settings() -> Settings:
         athena_workgroup=_env("ATHENA_WORKGROUP", "marketplace-analysts"),
         emr_application_id=_env("EMR_APPLICATION_ID"),
         emr_execution_role_arn=_env("EMR_EXECUTION_ROLE_ARN"),
+        lake_mirror=_mirror_dir(_env("LAKE_FILE_MIRROR")),
     )
+
+
+def _mirror_dir(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    path = Path(raw)
+    if not path.is_absolute():
+        raise ConfigError(f"LAKE_FILE_MIRROR={raw!r} must be an absolute directory")
+    return str(path)
 
 
 @lru_cache(maxsize=1)

@@ -3,14 +3,21 @@
 In AWS this is Firehose with dynamic partitioning and ``ingestion.lambda_transform``; here one
 process does the same job with the same routing code and the same output layout:
 
+- every record is routed on its own event time, bounded by its *arrival* time (Kinesis
+  ApproximateArrivalTimestamp, SQS SentTimestamp) as the Lambda does — not by the run date, so the
+  23:00 run, a retry or a slow drain after midnight lands the next day's records in their partition;
 - buffering by size and by time, then one file per event-time partition and flush, named
-  ``<source>-<first-seq>.jsonl`` (deterministic: a re-read after a crash rewrites the same name);
-- records that cannot be routed go to ``raw/errors/dt=<run_date>/`` with a reason;
-- Kinesis positions are checkpointed per shard only after the files are durable; SQS messages are
-  deleted only after the files are durable. A crash therefore repeats records (deduped in bronze on
-  event_id) and never loses them.
+  ``<source>-<first-seq>-<digest of the batch's ids>.jsonl``: a re-read after a crash rewrites the
+  same name, and a second lander's batch can never overwrite another one's file;
+- records that cannot be routed go to ``raw/errors/dt=<run_date>/`` with a reason (a poison record —
+  a lone surrogate, say — is one of those: it never stalls a shard or a queue);
+- one lander per shard and per queue at a time: a DynamoDB lease (``ingestion.checkpoints``); Kinesis
+  positions are checkpointed per shard in the same item only after the files are durable; SQS
+  messages are deleted only after the files are durable; the queue's DLQ (if it has one) is drained
+  the same way. A crash therefore repeats records (deduped in bronze) and never loses them.
+- shards are read in parallel (one thread and one buffer each).
 
-CLI: ``python -m ingestion.landing --run-date YYYY-MM-DD``.
+CLI: ``python -m ingestion.landing --run-date YYYY-MM-DD [--hour HH]``.
 """
 
 from __future__ import annotations
@@ -23,16 +30,18 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
-from tqdm import tqdm
 
 from common.aws import client as aws_client
 from common.config import get_settings
 from ingestion import lake_io
-from ingestion.checkpoints import ShardCheckpoints
+from ingestion.checkpoints import LeaseHeld, StateTable, queue_resource, shard_resource
+from ingestion.contracts import EVENT_TYPES
 from ingestion.routing import LOOKBACK_DAYS, Routed, Unroutable, route_record
 
 log = logging.getLogger(__name__)
@@ -43,16 +52,12 @@ GET_RECORDS_LIMIT = 10_000
 # Undeleted messages stay in flight (invisible) and every receive has to skip them; bound how many
 # wait for a size/age flush (and stay well within the visibility timeout).
 MAX_INFLIGHT_MESSAGES = 500
+DLQ_SUFFIX = "-dlq"  # the landing queue's dead-letter queue (common.local_services creates it locally)
+QUEUE_MISSING = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
 
 class LandingError(RuntimeError):
     """The stream or queue to drain is missing; the message names the fix."""
-
-
-# SQS may redeliver a message whose first copy was already written and deleted (a failed delete):
-# queue-fed files carry a digest of their message ids so such a file can never overwrite another one.
-# Kinesis files need none: a shard re-read starts at the checkpoint, so a same-named file is a superset.
-DIGEST_SOURCES = {"eventbridge"}
 
 
 @dataclass
@@ -64,8 +69,9 @@ class _Group:
 
     @property
     def name(self) -> str:
-        suffix = f"-{self.ids.hexdigest()[:12]}" if self.source in DIGEST_SOURCES else ""
-        return f"{self.source}-{self.first_seq}{suffix}.jsonl"
+        # The digest: an SQS redelivery (a failed delete) or a zombie lander's batch can never overwrite
+        # another batch's file; the same batch re-read after a crash gets the same name (idempotent).
+        return f"{self.source}-{self.first_seq}-{self.ids.hexdigest()[:12]}.jsonl"
 
 
 class PartitionedBuffer:
@@ -118,12 +124,6 @@ class PartitionedBuffer:
         return written
 
 
-def _end_of_day(run_date: str) -> dt.datetime:
-    """The last instant of the run date: the latest a record of this run could have arrived."""
-    day = dt.date.fromisoformat(run_date)
-    return dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
-
-
 def _list_shards(kinesis, stream_name: str) -> list[str]:
     shards, token = [], None
     while True:
@@ -134,9 +134,9 @@ def _list_shards(kinesis, stream_name: str) -> list[str]:
             return shards
 
 
-def _commit_checkpoint(checkpoints: ShardCheckpoints, shard_id: str, sequence_number: str) -> None:
+def _commit_checkpoint(state: StateTable, resource: str, sequence_number: str) -> None:
     """Separate so tests can kill the consumer exactly between the durable write and the commit."""
-    checkpoints.commit(shard_id, sequence_number)
+    state.renew(resource, sequence_number)
 
 
 def _delete_messages(sqs, queue_url: str, receipts: list[tuple[str, str]]) -> None:
@@ -150,11 +150,24 @@ def _delete_messages(sqs, queue_url: str, receipts: list[tuple[str, str]]) -> No
             log.warning("SQS delete failed for %d message(s): %s", len(response["Failed"]), response["Failed"][:3])
 
 
-def land_kinesis(kinesis, stream_name: str, buffer: PartitionedBuffer, checkpoints: ShardCheckpoints,
-                 reference_time: dt.datetime, lookback_days: int) -> Counter:
+def _as_utc(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromtimestamp(float(value), dt.UTC)
+
+
+def land_shard(kinesis, stream_name: str, shard_id: str, buffer: PartitionedBuffer, state: StateTable,
+               not_before: dt.date, lookback_days: int) -> Counter:
+    """Drain one shard from its checkpoint, holding its lease; skip it if another lander holds it."""
     counts: Counter = Counter()
-    for shard_id in _list_shards(kinesis, stream_name):
-        position = checkpoints.get(shard_id)
+    resource = shard_resource(stream_name, shard_id)
+    try:
+        position = state.acquire(resource)
+    except LeaseHeld as exc:
+        log.warning("%s: skipped", exc)
+        counts["shards_leased_elsewhere"] += 1
+        return counts
+    try:
         kwargs = (
             {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": position}
             if position else {"ShardIteratorType": "TRIM_HORIZON"}
@@ -162,47 +175,80 @@ def land_kinesis(kinesis, stream_name: str, buffer: PartitionedBuffer, checkpoin
         iterator = kinesis.get_shard_iterator(StreamName=stream_name, ShardId=shard_id, **kwargs)["ShardIterator"]
         source = f"kinesis-{shard_id}"
         last_seq: str | None = None
-        with tqdm(desc=f"land {shard_id}", unit="rec", disable=None, leave=False) as progress:
-            while iterator:
-                response = kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_LIMIT)
-                records = response["Records"]
-                for record in records:
-                    arrived = record["ApproximateArrivalTimestamp"]
-                    buffer.add(source, record["SequenceNumber"],
-                               route_record(record["Data"], reference_time, lookback_days), arrived)
-                    last_seq = record["SequenceNumber"]
-                    if buffer.due():
-                        buffer.flush()
-                        _commit_checkpoint(checkpoints, shard_id, last_seq)
-                counts["kinesis_records"] += len(records)
-                progress.update(len(records))
-                iterator = response.get("NextShardIterator")
-                if not records:  # caught up with this shard
-                    break
+        while iterator:
+            response = kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_LIMIT)
+            records = response["Records"]
+            for record in records:
+                arrived = _as_utc(record["ApproximateArrivalTimestamp"])
+                buffer.add(source, record["SequenceNumber"],
+                           route_record(record["Data"], arrived, lookback_days, not_before), arrived)
+                last_seq = record["SequenceNumber"]
+                if buffer.due():
+                    buffer.flush()
+                    _commit_checkpoint(state, resource, last_seq)
+            counts["kinesis_records"] += len(records)
+            iterator = response.get("NextShardIterator")
+            if not records:  # caught up with this shard
+                break
+            state.renew(resource)  # still ours? (a lost lease stops us before the next write)
         if last_seq is not None:
             buffer.flush()
-            _commit_checkpoint(checkpoints, shard_id, last_seq)
+            _commit_checkpoint(state, resource, last_seq)
         counts["shards"] += 1
+    finally:
+        state.release(resource)
+    return counts
+
+
+def land_kinesis(kinesis, stream_name: str, new_buffer: Callable[[], PartitionedBuffer], state: StateTable,
+                 not_before: dt.date, lookback_days: int, parallel: int = 4) -> Counter:
+    """Every shard, ``parallel`` at a time, each with its own buffer (so its checkpoint covers its files)."""
+    shards = _list_shards(kinesis, stream_name)
+    buffers = {shard_id: new_buffer() for shard_id in shards}
+    counts: Counter = Counter()
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(shards) or 1))) as pool:
+        futures = [pool.submit(land_shard, kinesis, stream_name, shard_id, buffers[shard_id], state,
+                               not_before, lookback_days) for shard_id in shards]
+        for future in futures:
+            counts += future.result()
+    for buffer in buffers.values():
+        counts.update(buffer.counts)
     return counts
 
 
 def _unwrap_eventbridge(body: str) -> tuple[bytes, str]:
-    """SQS body from an EventBridge rule -> (the event JSON bytes, the EventBridge id)."""
+    """SQS body from an EventBridge rule -> (the event JSON bytes, the EventBridge id).
+
+    Never raises: a body that cannot be encoded (a lone surrogate) is passed on as bytes that the
+    routing rejects with a reason, instead of stalling the queue."""
     try:
         envelope = json.loads(body)
     except json.JSONDecodeError:
-        return body.encode("utf-8"), ""
+        return body.encode("utf-8", "surrogatepass"), ""
     if isinstance(envelope, dict) and "detail" in envelope and "detail-type" in envelope:
-        return json.dumps(envelope["detail"], separators=(",", ":"), ensure_ascii=False).encode(), envelope.get("id", "")
-    return body.encode("utf-8"), ""
+        detail = envelope["detail"]
+        try:
+            data = json.dumps(detail, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            data = json.dumps(detail, separators=(",", ":")).encode("ascii")  # escapes kept for the routing
+        return data, str(envelope.get("id", ""))
+    return body.encode("utf-8", "surrogatepass"), ""
 
 
-def land_sqs(sqs, queue_name: str, buffer: PartitionedBuffer, reference_time: dt.datetime,
+def land_sqs(sqs, queue_name: str, buffer: PartitionedBuffer, state: StateTable, not_before: dt.date,
              lookback_days: int, visibility_timeout: int) -> Counter:
+    """Drain one queue while holding its lease; delete each message only after its file is durable."""
     counts: Counter = Counter()
     queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    resource = queue_resource(queue_name)
+    try:
+        state.acquire(resource)
+    except LeaseHeld as exc:
+        log.warning("%s: skipped", exc)
+        counts["queues_leased_elsewhere"] += 1
+        return counts
     pending: list[tuple[str, str]] = []  # (message id, receipt) not yet durable
-    with tqdm(desc="land sqs", unit="msg", disable=None, leave=False) as progress:
+    try:
         while True:
             response = sqs.receive_message(
                 QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
@@ -216,58 +262,98 @@ def land_sqs(sqs, queue_name: str, buffer: PartitionedBuffer, reference_time: dt
                 sent_ms = int(message.get("Attributes", {}).get("SentTimestamp", time.time() * 1000))
                 arrived = dt.datetime.fromtimestamp(sent_ms / 1000, dt.UTC)
                 seq = event_id or base64.b32encode(message["MessageId"].encode()).decode().rstrip("=").lower()[:32]
-                buffer.add("eventbridge", seq, route_record(data, reference_time, lookback_days), arrived)
+                buffer.add("eventbridge", seq, route_record(data, arrived, lookback_days, not_before), arrived)
                 pending.append((message["MessageId"], message["ReceiptHandle"]))
                 if buffer.due() or len(pending) >= MAX_INFLIGHT_MESSAGES:
                     buffer.flush()
+                    state.renew(resource)
                     _delete_messages(sqs, queue_url, pending)
                     pending = []
             counts["sqs_messages"] += len(messages)
-            progress.update(len(messages))
-    if pending:
-        buffer.flush()
-        _delete_messages(sqs, queue_url, pending)
+        if pending:
+            buffer.flush()
+            state.renew(resource)
+            _delete_messages(sqs, queue_url, pending)
+    finally:
+        state.release(resource)
     return counts
+
+
+def _queue_exists(sqs, queue_name: str) -> bool:
+    try:
+        sqs.get_queue_url(QueueName=queue_name)
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code", "") in QUEUE_MISSING:
+            return False
+        raise
 
 
 def run_landing(
     run_date: str,
     *,
+    hour: str | int | None = None,
     stream_name: str | None = None,
     queue_name: str | None = None,
     max_buffer_bytes: int = DEFAULT_BUFFER_BYTES,
     max_buffer_seconds: float = DEFAULT_BUFFER_SECONDS,
     visibility_timeout: int = 120,
     lookback_days: int = LOOKBACK_DAYS,
+    parallel_shards: int = 4,
 ) -> dict:
-    """Drain the stream and the landing queue into ``raw/``. Returns counts for the run summary."""
+    """Drain the stream, the landing queue and its DLQ into ``raw/``. Returns counts for the run summary.
+
+    ``hour`` (the hourly DAG's ``HH``) only labels the run: a drain lands everything that has arrived,
+    and each record is bounded by its own arrival time, so which hour drains it does not matter."""
+    if hour is not None and not (str(hour).isdigit() and 0 <= int(hour) <= 23):
+        raise ValueError(f"hour must be 00..23, got {hour!r}")
     settings = get_settings()
     started = time.perf_counter()
+    if settings.firehose_lands_stream:
+        return firehose_delivery_report(run_date, hour)
     stream_name = stream_name or settings.kinesis_stream
     queue_name = queue_name or settings.landing_queue
-    reference_time = _end_of_day(run_date)
-    buffer = PartitionedBuffer(settings.zone_uri("raw"), run_date, max_buffer_bytes, max_buffer_seconds)
-    checkpoints = ShardCheckpoints.for_stream(settings.local_state_dir, stream_name)
+    # The oldest event date the bronze→silver run after this landing still re-reads.
+    not_before = dt.date.fromisoformat(run_date) - dt.timedelta(days=lookback_days)
+    raw_root = settings.zone_uri("raw")
+
+    def new_buffer() -> PartitionedBuffer:
+        return PartitionedBuffer(raw_root, run_date, max_buffer_bytes, max_buffer_seconds)
+
+    state = StateTable(aws_client("dynamodb"), settings.ingestion_state_table)
+    queue_buffer = new_buffer()
+    sqs = aws_client("sqs")
     try:
-        counts = land_kinesis(aws_client("kinesis"), stream_name, buffer, checkpoints, reference_time, lookback_days)
-        counts += land_sqs(aws_client("sqs"), queue_name, buffer, reference_time, lookback_days, visibility_timeout)
+        state.ensure_table()
+        counts = land_kinesis(aws_client("kinesis"), stream_name, new_buffer, state, not_before, lookback_days,
+                              parallel_shards)
+        counts += land_sqs(sqs, queue_name, queue_buffer, state, not_before, lookback_days, visibility_timeout)
+        dlq = f"{queue_name}{DLQ_SUFFIX}"
+        if _queue_exists(sqs, dlq):
+            # Messages that failed every receive (an old lander's crash on a poison record) land the same way.
+            drained = land_sqs(sqs, dlq, queue_buffer, state, not_before, lookback_days, visibility_timeout)
+            counts["dlq_messages"] += drained.pop("sqs_messages", 0)
+            counts += drained
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+        if code in ("ResourceNotFoundException", *QUEUE_MISSING):
             raise LandingError(
                 f"{exc.operation_name}: {code} (stream {stream_name!r}, queue {queue_name!r}). Locally, start and "
                 "bootstrap the stand-ins with `make services-up`; in AWS, deploy the stack (`make deploy`)."
             ) from exc
         raise
-    counts.update(buffer.counts)
+    counts.update(queue_buffer.counts)
     result = {
+        "hour": None if hour is None else f"{int(hour):02d}",
         "kinesis_records": counts["kinesis_records"],
         "sqs_messages": counts["sqs_messages"],
-        "records_in": counts["kinesis_records"] + counts["sqs_messages"],
+        "dlq_messages": counts["dlq_messages"],
+        "records_in": counts["kinesis_records"] + counts["sqs_messages"] + counts["dlq_messages"],
         "routed": counts["routed"],
         "errors": counts["errors"],
         "files_written": counts["files"],
         "shards": counts["shards"],
+        "leased_elsewhere": counts["shards_leased_elsewhere"] + counts["queues_leased_elsewhere"],
         "errors_by_reason": {k.split(":", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("error:")},
         "seconds": round(time.perf_counter() - started, 2),
     }
@@ -277,15 +363,29 @@ def run_landing(
     return result
 
 
+def firehose_delivery_report(run_date: str, hour: str | int | None) -> dict:
+    """Where Firehose consumes the stream (AWS), a second consumer would only land every record twice:
+    the landing step reports what Firehose delivered for the run date (and hour) instead."""
+    raw_root = get_settings().zone_uri("raw")
+    hour_part = "" if hour is None else f"/hour={int(hour):02d}"
+    files = [uri for event_type in EVENT_TYPES
+             for uri in lake_io.list_files(f"{raw_root}/events/event_type={event_type}/dt={run_date}{hour_part}")]
+    errors = lake_io.list_files(f"{raw_root}/errors/dt={run_date}")
+    return {"hour": None if hour is None else f"{int(hour):02d}", "landed_by": "firehose",
+            "files_delivered": len(files), "error_files": len(errors)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Land Kinesis + EventBridge(SQS) events into raw/ (Firehose-style)")
     parser.add_argument("--run-date", required=True)
+    parser.add_argument("--hour", help="the hourly DAG's hour (00..23); labels the run")
     parser.add_argument("--buffer-mb", type=float, default=DEFAULT_BUFFER_BYTES / 1024 / 1024)
     parser.add_argument("--buffer-seconds", type=float, default=DEFAULT_BUFFER_SECONDS)
+    parser.add_argument("--parallel-shards", type=int, default=4)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    result = run_landing(args.run_date, max_buffer_bytes=int(args.buffer_mb * 1024 * 1024),
-                         max_buffer_seconds=args.buffer_seconds)
+    result = run_landing(args.run_date, hour=args.hour, max_buffer_bytes=int(args.buffer_mb * 1024 * 1024),
+                         max_buffer_seconds=args.buffer_seconds, parallel_shards=args.parallel_shards)
     print(json.dumps(result, indent=2))
 
 

@@ -59,15 +59,26 @@ class Unroutable:
         )
 
 
-def route_record(data: bytes, reference_time: dt.datetime, lookback_days: int = LOOKBACK_DAYS) -> Routed | Unroutable:
-    """Route ``data``. ``reference_time`` is the latest moment it could legitimately have arrived:
-    Firehose's arrival timestamp in AWS, the end of the run date in the local consumer."""
+def route_record(data: bytes, arrived_at: dt.datetime, lookback_days: int = LOOKBACK_DAYS,
+                 not_before: dt.date | None = None) -> Routed | Unroutable:
+    """Route ``data`` by its own event time. ``arrived_at`` is when the stream or queue received it
+    (Kinesis ApproximateArrivalTimestamp, SQS SentTimestamp; Firehose passes the same): nothing can
+    have occurred later than that (+ clock skew), whatever run date drains it — so a record that
+    arrives after midnight and is drained by the previous day's run is landed, not quarantined.
+    Oldest accepted event date: ``arrived_at - lookback_days``, or ``not_before`` when earlier (the
+    first day of the window the run that lands it re-reads)."""
     if len(data) > MAX_RECORD_BYTES:
         return Unroutable("oversized_record", f"{len(data)} bytes > limit {MAX_RECORD_BYTES}", data)
     try:
         obj = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return Unroutable("malformed_json", f"cannot parse: {exc}", data)
+    line = json.dumps(obj, separators=(",", ":"), ensure_ascii=False) if isinstance(obj, dict) else ""
+    try:
+        # JSON may escape a lone surrogate ("\ud83d"): it parses, but is no character UTF-8 can store.
+        line.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return Unroutable("invalid_unicode", f"a string holds a lone surrogate, not storable as UTF-8: {exc}", data)
     if not isinstance(obj, dict):
         return Unroutable("malformed_json", f"top level is {type(obj).__name__}, not an object", data)
     event_type = obj.get("event_type")
@@ -77,9 +88,12 @@ def route_record(data: bytes, reference_time: dt.datetime, lookback_days: int = 
     occurred = parse_occurred_at(obj.get("occurred_at"))
     if occurred is None:
         return Unroutable("invalid_timestamp", f"occurred_at {obj.get('occurred_at')!r} is not ISO-8601 with offset", data)
-    if occurred > reference_time + FUTURE_SKEW:
-        return Unroutable("future_timestamp", f"occurred_at {occurred.isoformat()} is after {reference_time.isoformat()}", data)
-    oldest = (reference_time - dt.timedelta(days=lookback_days)).date()
+    if occurred > arrived_at + FUTURE_SKEW:
+        return Unroutable("future_timestamp", f"occurred_at {occurred.isoformat()} is after its arrival "
+                          f"{arrived_at.isoformat()}", data)
+    oldest = (arrived_at - dt.timedelta(days=lookback_days)).date()
+    if not_before is not None:
+        oldest = min(oldest, not_before)
     if occurred.date() < oldest:
         return Unroutable("ancient_timestamp", f"occurred_at {occurred.isoformat()} is before {oldest} (lateness limit)", data)
     event_id = obj.get("event_id") if isinstance(obj.get("event_id"), str) else None
@@ -87,7 +101,7 @@ def route_record(data: bytes, reference_time: dt.datetime, lookback_days: int = 
         event_type=event_type,
         dt=occurred.strftime("%Y-%m-%d"),
         hour=occurred.strftime("%H"),
-        line=json.dumps(obj, separators=(",", ":"), ensure_ascii=False),
+        line=line,
         event_id=event_id,
     )
 

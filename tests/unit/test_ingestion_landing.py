@@ -10,13 +10,27 @@ from pathlib import Path
 import pytest
 
 from ingestion import lambda_transform
-from ingestion.checkpoints import ShardCheckpoints
 from ingestion.landing import PartitionedBuffer, land_kinesis
 from ingestion.routing import MAX_RECORD_BYTES, Routed, Unroutable, normalise_error_line, route_record
 
 pytestmark = pytest.mark.unit
 
-REFERENCE = dt.datetime(2026, 11, 22, 23, 59, 59, 999999, tzinfo=dt.UTC)  # end of run date 2026-11-22
+REFERENCE = dt.datetime(2026, 11, 22, 23, 59, 59, 999999, tzinfo=dt.UTC)  # arrival: end of 2026-11-22
+NOT_BEFORE = dt.date(2026, 11, 20)  # the run date's window start (run date - 2 days)
+
+
+@pytest.fixture()
+def state():
+    """The lease + checkpoint table on moto's in-process DynamoDB."""
+    import boto3
+    from moto import mock_aws
+
+    from ingestion.checkpoints import StateTable
+
+    with mock_aws():
+        table = StateTable(boto3.client("dynamodb", region_name="us-east-1"), "leases", owner="lander-a")
+        table.ensure_table()
+        yield table
 
 
 def event(occurred_at="2026-11-22T10:15:00Z", event_type="match_clicked", **extra) -> bytes:
@@ -111,11 +125,11 @@ def test_buffer_flushes_by_size_and_by_age_with_deterministic_names(tmp_path: Pa
     clock.now = 61
     assert buffer.due()
     assert buffer.flush() == 3
-    files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.jsonl"))
+    files = sorted(str(p.relative_to(tmp_path)).rsplit("-", 1)[0] for p in tmp_path.rglob("*.jsonl"))
     assert files == [
-        "raw/errors/dt=2026-11-22/kinesis-shard-0-102.jsonl",
-        "raw/events/event_type=match_clicked/dt=2026-11-22/hour=10/kinesis-shard-0-100.jsonl",
-        "raw/events/event_type=match_clicked/dt=2026-11-22/hour=11/kinesis-shard-0-101.jsonl",
+        "raw/errors/dt=2026-11-22/kinesis-shard-0-102",
+        "raw/events/event_type=match_clicked/dt=2026-11-22/hour=10/kinesis-shard-0-100",
+        "raw/events/event_type=match_clicked/dt=2026-11-22/hour=11/kinesis-shard-0-101",
     ]
     for _ in range(80):
         buffer.add("kinesis-shard-0", "200", route_record(event(), REFERENCE), REFERENCE)
@@ -145,13 +159,13 @@ class FakeKinesisStream:
         return {"Records": records, "NextShardIterator": f"{shard}:{start + len(data)}", "MillisBehindLatest": 0}
 
 
-def test_consumer_killed_between_write_and_checkpoint_repeats_but_never_skips(tmp_path: Path, monkeypatch):
+def test_consumer_killed_between_write_and_checkpoint_repeats_but_never_skips(tmp_path: Path, monkeypatch, state):
     import ingestion.landing as landing
+    from ingestion.checkpoints import shard_resource
 
     shards = {"shardId-0": [event(f"2026-11-22T{h:02d}:00:00Z", event_id=f"a{h}") for h in range(8)],
               "shardId-1": [event(f"2026-11-22T{h:02d}:30:00Z", event_id=f"b{h}") for h in range(5)]}
     stream = FakeKinesisStream(shards)
-    checkpoints = ShardCheckpoints(tmp_path / "cp.json")
 
     def new_buffer():
         return PartitionedBuffer(str(tmp_path / "raw"), "2026-11-22", max_bytes=600, max_seconds=999)
@@ -159,26 +173,25 @@ def test_consumer_killed_between_write_and_checkpoint_repeats_but_never_skips(tm
     commits = {"n": 0}
     real_commit = landing._commit_checkpoint
 
-    def dying_commit(cp, shard, seq):
+    def dying_commit(table, resource, seq):
         commits["n"] += 1
         if commits["n"] == 2:
             raise KeyboardInterrupt("consumer killed")
-        real_commit(cp, shard, seq)
+        real_commit(table, resource, seq)
 
     monkeypatch.setattr(landing, "_commit_checkpoint", dying_commit)
     with pytest.raises(KeyboardInterrupt):
-        land_kinesis(stream, "s", new_buffer(), checkpoints, REFERENCE, 2)
+        land_kinesis(stream, "s", new_buffer, state, NOT_BEFORE, 2, parallel=1)
     monkeypatch.setattr(landing, "_commit_checkpoint", real_commit)
-    reloaded = ShardCheckpoints(tmp_path / "cp.json")
-    assert reloaded.get("shardId-0") is not None and reloaded.get("shardId-1") is None
-    counts = land_kinesis(stream, "s", new_buffer(), reloaded, REFERENCE, 2)
+    assert state.checkpoint(shard_resource("s", "shardId-0")) not in (None, "7")  # stopped mid-shard
+    counts = land_kinesis(stream, "s", new_buffer, state, NOT_BEFORE, 2)
     assert counts["shards"] == 2
     ids = [json.loads(line)["event_id"] for p in (tmp_path / "raw").rglob("*.jsonl") for line in p.read_text().splitlines()]
     assert set(ids) == {f"a{h}" for h in range(8)} | {f"b{h}" for h in range(5)}  # nothing lost
     assert len(ids) == 13  # and the re-read rewrote the same file names: no duplicates at all here
-    assert ShardCheckpoints(tmp_path / "cp.json").as_dict() == {"shardId-0": "7", "shardId-1": "4"}
+    assert [state.checkpoint(shard_resource("s", s)) for s in shards] == ["7", "4"]
     # A third run finds nothing new.
-    assert land_kinesis(stream, "s", new_buffer(), ShardCheckpoints(tmp_path / "cp.json"), REFERENCE, 2)["kinesis_records"] == 0
+    assert land_kinesis(stream, "s", new_buffer, state, NOT_BEFORE, 2)["kinesis_records"] == 0
 
 
 def test_list_files_skips_temp_files_but_not_hidden_parent_dirs(tmp_path: Path):
@@ -222,7 +235,7 @@ class FakeQueue:
         self.in_flight.update(visible)
         self.max_in_flight = max(self.max_in_flight, len(self.in_flight))
         return {"Messages": [{"MessageId": m, "ReceiptHandle": m, "Body": self.messages[m],
-                              "Attributes": {"SentTimestamp": "1795000000000"}} for m in visible]}
+                              "Attributes": {"SentTimestamp": str(int(REFERENCE.timestamp() * 1000))}} for m in visible]}
 
     def delete_message_batch(self, QueueUrl, Entries):
         for entry in Entries:
@@ -231,15 +244,183 @@ class FakeQueue:
         return {"Successful": Entries, "Failed": []}
 
 
-def test_sqs_messages_are_deleted_in_bounded_batches_after_durable_writes(tmp_path: Path):
+def test_sqs_messages_are_deleted_in_bounded_batches_after_durable_writes(tmp_path: Path, state):
     from ingestion.landing import MAX_INFLIGHT_MESSAGES, land_sqs
 
     bodies = [json.dumps({"version": "0", "id": f"eb-{i}", "detail-type": "job_posted", "source": "marketplace.x",
                           "detail": json.loads(event(event_id=f"e{i}"))}) for i in range(1_234)]
     queue = FakeQueue(bodies)
     buffer = PartitionedBuffer(str(tmp_path / "raw"), "2026-11-22", max_bytes=10**9, max_seconds=10**6)
-    counts = land_sqs(queue, "q", buffer, REFERENCE, 2, visibility_timeout=30)
+    counts = land_sqs(queue, "q", buffer, state, NOT_BEFORE, 2, visibility_timeout=30)
     assert counts["sqs_messages"] == 1_234 and queue.messages == {}
     assert queue.max_in_flight <= MAX_INFLIGHT_MESSAGES + 10
     lines = [json.loads(line) for p in (tmp_path / "raw").rglob("*.jsonl") for line in p.read_text().splitlines()]
     assert sorted(line["event_id"] for line in lines) == sorted(f"e{i}" for i in range(1_234))
+
+
+# ---------------------------------------------------------------- run_landing end to end on fakes
+# (the same calls run_landing made before this change, so these tests also ran against the old code)
+
+SURROGATE = (b'{"event_id":"s1","event_type":"match_clicked","schema_version":1,"occurred_at":"2026-11-22T10:00:00Z",'
+             b'"tenant_id":"t","producer":"p","payload":{"note":"\\ud83d"}}')
+
+
+def _arrived(iso: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+class ArrivalStream(FakeKinesisStream):
+    """One shard whose records carry their own arrival times."""
+
+    def __init__(self, records: list[tuple[bytes, dt.datetime]]):
+        super().__init__({"shardId-0": [data for data, _ in records]})
+        self.arrivals = [arrived for _, arrived in records]
+
+    def get_records(self, ShardIterator, Limit):
+        response = super().get_records(ShardIterator, Limit)
+        for record in response["Records"]:
+            record["ApproximateArrivalTimestamp"] = self.arrivals[int(record["SequenceNumber"])]
+        return response
+
+
+class NamedQueues:
+    """Several SQS queues by name (a missing one raises like SQS); messages carry SentTimestamp."""
+
+    def __init__(self, queues: dict[str, list[tuple[str, dt.datetime]]]):
+        self.queues = {name: FakeQueue([body for body, _ in msgs]) for name, msgs in queues.items()}
+        self.sent = {name: [arrived for _, arrived in msgs] for name, msgs in queues.items()}
+
+    def get_queue_url(self, QueueName):
+        from botocore.exceptions import ClientError
+
+        if QueueName not in self.queues:
+            raise ClientError({"Error": {"Code": "AWS.SimpleQueueService.NonExistentQueue", "Message": "no"}},
+                              "GetQueueUrl")
+        return {"QueueUrl": QueueName}
+
+    def receive_message(self, QueueUrl, MaxNumberOfMessages, **kwargs):
+        response = self.queues[QueueUrl].receive_message(QueueUrl, MaxNumberOfMessages, **kwargs)
+        for message in response["Messages"]:
+            sent = self.sent[QueueUrl][int(message["MessageId"][1:])]
+            message["Attributes"] = {"SentTimestamp": str(int(sent.timestamp() * 1000))}
+        return response
+
+    def delete_message_batch(self, QueueUrl, Entries):
+        return self.queues[QueueUrl].delete_message_batch(QueueUrl, Entries)
+
+
+def _eventbridge_body(detail_json: str, message_id: str) -> str:
+    # The detail is spliced in as text so a JSON escape (a lone surrogate) reaches the consumer as SQS delivers it.
+    envelope = json.dumps({"version": "0", "id": message_id, "detail-type": "job_posted", "source": "marketplace.x",
+                           "detail": "DETAIL"})
+    return envelope.replace('"DETAIL"', detail_json)
+
+
+@pytest.fixture()
+def fake_aws(monkeypatch, isolated_settings):
+    """run_landing against fakes of Kinesis and SQS (+ moto's in-process DynamoDB for the leases)."""
+    import boto3
+    from moto import mock_aws
+
+    import ingestion.landing as landing
+
+    wiring: dict = {}
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+
+        def fake_client(service):
+            return {"kinesis": wiring.get("kinesis"), "sqs": wiring.get("sqs"), "dynamodb": dynamodb}[service]
+
+        monkeypatch.setattr(landing, "aws_client", fake_client)
+        yield wiring, isolated_settings
+
+
+def _landed(settings) -> dict[str, list[dict]]:
+    raw = Path(settings.zone_uri("raw"))
+    out: dict[str, list[dict]] = {}
+    for path in raw.rglob("*.jsonl"):
+        out.setdefault(str(path.parent.relative_to(raw)), []).extend(
+            json.loads(line) for line in path.read_text().splitlines())
+    return out
+
+
+def test_records_arriving_after_midnight_land_in_their_partition_not_errors(fake_aws):
+    import ingestion.landing as landing
+
+    wiring, settings = fake_aws
+    after_midnight = event("2026-11-23T00:40:00Z", event_id="k-after")
+    wiring["kinesis"] = ArrivalStream([(event(event_id="k-day"), _arrived("2026-11-22T10:16:00Z")),
+                                       (after_midnight, _arrived("2026-11-23T00:40:01Z"))])
+    detail = event("2026-11-23T01:10:00Z", event_type="job_posted", event_id="q-after").decode()
+    wiring["sqs"] = NamedQueues({"landing": [(_eventbridge_body(json.dumps(json.loads(detail)), "eb-1"),
+                                              _arrived("2026-11-23T01:10:02Z"))]})
+    # The 23:00 run of 2026-11-22, draining after midnight.
+    result = landing.run_landing("2026-11-22", stream_name="s", queue_name="landing")
+    assert result["errors"] == 0 and result["routed"] == 3
+    landed = _landed(settings)
+    assert [e["event_id"] for e in landed["events/event_type=match_clicked/dt=2026-11-23/hour=00"]] == ["k-after"]
+    assert [e["event_id"] for e in landed["events/event_type=job_posted/dt=2026-11-23/hour=01"]] == ["q-after"]
+    # Arrival still bounds the future: a record stamped an hour after it arrived is refused.
+    wiring["kinesis"] = ArrivalStream([(event("2026-11-23T02:00:00Z", event_id="k-skewed"), _arrived("2026-11-23T00:41:00Z"))])
+    wiring["sqs"] = NamedQueues({"landing": []})
+    again = landing.run_landing("2026-11-22", stream_name="s2", queue_name="landing")
+    assert again["errors_by_reason"] == {"future_timestamp": 1}
+
+
+def test_a_lone_surrogate_is_quarantined_and_never_stalls_the_shard_or_queue(fake_aws):
+    import ingestion.landing as landing
+
+    wiring, settings = fake_aws
+    at = _arrived("2026-11-22T10:00:05Z")
+    wiring["kinesis"] = ArrivalStream([(SURROGATE, at), (event(event_id="k-next"), at)])
+    surrogate_detail = SURROGATE.decode().replace('"match_clicked"', '"job_posted"').replace('"s1"', '"s2"')
+    good_detail = json.dumps(json.loads(event(event_type="job_posted", event_id="q-next")))
+    wiring["sqs"] = NamedQueues({"landing": [(_eventbridge_body(surrogate_detail, "eb-s"), at),
+                                             (_eventbridge_body(good_detail, "eb-g"), at)]})
+    result = landing.run_landing("2026-11-22", stream_name="s", queue_name="landing")
+    assert result["records_in"] == 4 and result["errors_by_reason"] == {"invalid_unicode": 2}
+    landed = _landed(settings)
+    errors = landed["errors/dt=2026-11-22"]
+    assert sorted(json.loads(e["raw_record"])["event_id"] for e in errors) == ["s1", "s2"]
+    assert all(e["reason"] == "invalid_unicode" and "surrogate" in e["detail"] for e in errors)
+    assert {e["event_id"] for rows in landed.values() for e in rows if "event_id" in e} == {"k-next", "q-next"}
+    # The shard checkpointed past the poison record and the queue is empty: nothing is stuck.
+    assert wiring["sqs"].queues["landing"].messages == {}
+    assert landing.run_landing("2026-11-22", stream_name="s", queue_name="landing")["records_in"] == 0
+
+
+def test_the_lambda_quarantines_a_lone_surrogate_instead_of_failing_the_batch():
+    arrival_ms = int(REFERENCE.timestamp() * 1000)
+    records = [{"recordId": "1", "approximateArrivalTimestamp": arrival_ms, "data": base64.b64encode(SURROGATE).decode()},
+               {"recordId": "2", "approximateArrivalTimestamp": arrival_ms, "data": base64.b64encode(event()).decode()}]
+    out = lambda_transform.handler({"records": records})["records"]
+    assert [r["result"] for r in out] == ["ProcessingFailed", "Ok"]
+    assert normalise_error_line(json.dumps({"rawData": records[0]["data"], "arrivalTimestamp": arrival_ms}))[
+        "reason"] == "invalid_unicode"
+
+
+def test_the_landing_queue_dlq_is_drained_like_the_queue(fake_aws):
+    import ingestion.landing as landing
+
+    wiring, settings = fake_aws
+    at = _arrived("2026-11-22T10:20:00Z")
+    wiring["kinesis"] = ArrivalStream([])
+    body = _eventbridge_body(json.dumps(json.loads(event(event_type="job_posted", event_id="from-dlq"))), "eb-d")
+    wiring["sqs"] = NamedQueues({"landing": [], "landing-dlq": [(body, at)]})
+    result = landing.run_landing("2026-11-22", stream_name="s", queue_name="landing")
+    assert result["dlq_messages"] == 1 and result["routed"] == 1
+    assert wiring["sqs"].queues["landing-dlq"].messages == {}
+    assert [e["event_id"] for rows in _landed(settings).values() for e in rows] == ["from-dlq"]
+
+
+def test_cli_accepts_the_hourly_dags_hour(fake_aws, capsys):
+    import ingestion.landing as landing
+
+    wiring, _ = fake_aws
+    wiring["kinesis"] = ArrivalStream([(event(event_id="k1"), _arrived("2026-11-22T13:20:00Z"))])
+    wiring["sqs"] = NamedQueues({"marketplace-events-landing": []})
+    landing.main(["--run-date", "2026-11-22", "--hour", "13"])  # the AWS DAG's arguments
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["hour"] == "13" and printed["routed"] == 1
+    with pytest.raises(ValueError, match="hour"):
+        landing.run_landing("2026-11-22", hour="24")
