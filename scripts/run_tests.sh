@@ -10,6 +10,8 @@ MARKERS="${MARKERS:-}"
 TIERS="${TIERS:-jobs airflow infra}"
 status=0
 declare -a summary
+# Every process a tier starts inherits this tag; the last step fails if any of them is still running.
+export MARKETPLACE_TEST_RUN="${MARKETPLACE_TEST_RUN:-make-test-$$-$(date +%s)}"
 
 run_tier() {
   local name=$1; shift
@@ -34,6 +36,7 @@ for tier in $TIERS; do
       [ -d tests/infra ] && run_tier infra .venv/infra/bin/python -m pytest tests/infra -p no:cacheprovider ;;
   esac
 done
+run_tier leftovers .venv/jobs/bin/python -m common.local_services leftovers --tag "$MARKETPLACE_TEST_RUN" --kill
 echo "════ test summary ════"
 printf '  %s\n' "${summary[@]}"
 exit $status

@@ -107,12 +107,12 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
-def pick_free_ports() -> dict[str, str]:
-    """Free 127.0.0.1 ports for KINESIS_PORT / DYNAMODB_PORT / MOTO_PORT, as env values.
+def pick_free_ports(names: tuple[str, ...] = ("KINESIS_PORT", "DYNAMODB_PORT", "MOTO_PORT")) -> dict[str, str]:
+    """Distinct free 127.0.0.1 ports for these env vars (default: the three stand-ins'), as env values.
 
     For tests and parallel runs that need their own stand-ins: set these (and LOCAL_STATE_DIR) in the
     environment, reset the settings cache, then call ensure_up()."""
-    sockets = [socket.socket() for _ in range(3)]
+    sockets = [socket.socket() for _ in names]
     try:
         for sock in sockets:
             sock.bind(("127.0.0.1", 0))
@@ -120,7 +120,7 @@ def pick_free_ports() -> dict[str, str]:
     finally:
         for sock in sockets:
             sock.close()
-    return dict(zip(("KINESIS_PORT", "DYNAMODB_PORT", "MOTO_PORT"), map(str, ports), strict=True))
+    return dict(zip(names, map(str, ports), strict=True))
 
 
 def port_in_use_message(service: Service) -> str:
@@ -273,3 +273,95 @@ def state_lock(settings: Settings):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ---- leftovers: processes of this checkout that outlived the run that started them ----------
+
+# Set by scripts/run_tests.sh and tests/conftest.py; every process a test run starts inherits it, so a
+# leftover can be told apart from a developer's own `make run` services in the same checkout.
+RUN_TAG_ENV = "MARKETPLACE_TEST_RUN"
+
+
+def _proc_text(pid: int, name: str) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/{name}").read_bytes().decode(errors="replace")
+    except OSError:
+        return None
+
+
+def _ancestors(pid: int) -> set[int]:
+    """pid and every parent up to init (a checker never reports the shells and make that run it)."""
+    seen = set()
+    while pid > 1 and pid not in seen:
+        seen.add(pid)
+        stat = _proc_text(pid, "stat")
+        if stat is None:
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return seen
+
+
+def checkout_processes(root: Path = REPO_ROOT, tag: str | None = None) -> list[dict]:
+    """Live processes whose working directory is inside ``root`` or whose command line names it.
+
+    Each row: pid, pgid, cmdline, cwd and ``tagged`` (its environment carries ``RUN_TAG_ENV=tag``).
+    The calling process and its ancestors are left out. Empty where there is no /proc."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    root_text, skip, rows = str(root.resolve()), _ancestors(os.getpid()), []
+    needle = f"{RUN_TAG_ENV}={tag}".encode() if tag else None
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) in skip:
+            continue
+        pid = int(entry.name)
+        stat = _proc_text(pid, "stat")
+        cmdline = (_proc_text(pid, "cmdline") or "").replace("\0", " ").strip()
+        if stat is None or not cmdline:  # gone, or a kernel thread
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] == "Z":
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            cwd = ""
+        if not (cwd == root_text or cwd.startswith(root_text + "/") or root_text in cmdline):
+            continue
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            environ = []
+        rows.append({"pid": pid, "pgid": int(fields[2]), "cmdline": cmdline[:160], "cwd": cwd,
+                     "tagged": needle is not None and needle in environ})
+    return sorted(rows, key=lambda row: row["pid"])
+
+
+def stop_leftovers(rows: list[dict], timeout: float = 10.0) -> None:
+    """SIGTERM the processes of ``rows`` (their whole group when the group is theirs alone, not the caller's),
+    SIGKILL what is still alive after ``timeout``."""
+    protected = {os.getpgrp()}
+    for pid in _ancestors(os.getpid()):
+        try:
+            protected.add(os.getpgid(pid))
+        except ProcessLookupError:
+            pass
+    groups = {row["pgid"] for row in rows if row["pgid"] not in protected}
+    singles = {row["pid"] for row in rows if row["pgid"] in protected}
+
+    def send(sig: signal.Signals) -> None:
+        for pgid in groups:
+            _signal_group(pgid, sig)
+        for pid in singles:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def all_gone() -> bool:
+        return not any(group_alive(g) for g in groups) and not any(pid_alive(p) for p in singles)
+
+    send(signal.SIGTERM)
+    if not wait_for(all_gone, timeout):
+        send(signal.SIGKILL)
+        wait_for(all_gone, 5.0)

@@ -26,7 +26,8 @@ from conftest import REPO_ROOT
 pytestmark = [pytest.mark.e2e]
 
 RUN_DATE = "2026-11-03"
-PORTS = {"KINESIS_PORT": "24567", "DYNAMODB_PORT": "24568", "MOTO_PORT": "24569", "AIRFLOW_PORT": "28080"}
+# The session's free ports (tests/conftest.py), never the defaults a developer's `make run` / `make airflow` use.
+PORTS = {name: os.environ[name] for name in ("KINESIS_PORT", "DYNAMODB_PORT", "MOTO_PORT", "AIRFLOW_PORT")}
 JOBS_PY = REPO_ROOT / ".venv" / "jobs" / "bin" / "python"
 DBT = REPO_ROOT / ".venv" / "dbt" / "bin" / "dbt"
 RUN_DAG = REPO_ROOT / "dags" / "_platform" / "run_dag.py"

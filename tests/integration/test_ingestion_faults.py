@@ -18,10 +18,9 @@ RUN_DATE = "2026-11-22"
 
 
 @pytest.fixture(scope="module")
-def services():
-    from common.local_services import ensure_up
-
-    ensure_up()
+def services(local_services):
+    """The session's stand-ins (own ports and state dir, stopped at session end: tests/conftest.py)."""
+    return local_services
 
 
 @pytest.fixture()

@@ -12,11 +12,12 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from common import local_services as ls
-from common.config import reset_settings_cache
+from common.config import REPO_ROOT, reset_settings_cache
 from common.local_services import definitions, health, lifecycle, processes
 from common.local_services.__main__ import main
 
@@ -332,3 +333,61 @@ def test_running_on_another_port_than_configured_names_the_fix(moto_service, set
     finally:
         process.kill()
         process.wait()
+
+
+# ---- test isolation: the session's own ports and dirs, and no leftovers -----------------------
+
+
+def test_the_test_session_never_uses_the_default_ports_lake_or_state():
+    """tests/conftest.py moves every port and directory before any settings are read (issue 14)."""
+    from common.config import DEFAULT_PORTS, get_settings
+
+    reset_settings_cache()
+    settings = get_settings()
+    assert not set(settings.ports.items()) & set(DEFAULT_PORTS.items()), settings.ports
+    assert not settings.local_state_dir.is_relative_to(REPO_ROOT)
+    assert not Path(settings.lake_root).is_relative_to(REPO_ROOT)
+    assert not settings.warehouse_path.is_relative_to(REPO_ROOT)
+
+
+def _tagged_sleeper(tag: str, marker: str = "moto.server") -> subprocess.Popen:
+    """A stand-in look-alike started the way tests start services: in the checkout, own group, tagged."""
+    env = {**os.environ, processes.RUN_TAG_ENV: tag}
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker], cwd=REPO_ROOT,
+                            env=env, start_new_session=True)
+
+
+def test_leftovers_finds_only_the_tagged_run_and_kill_stops_it(capsys):
+    mine, other = _tagged_sleeper("run-a"), _tagged_sleeper("run-b")
+    try:
+        rows = {row["pid"]: row for row in processes.checkout_processes(tag="run-a")}
+        assert rows[mine.pid]["tagged"] and not rows[other.pid]["tagged"]
+        assert main(["leftovers", "--tag", "run-b-not-started"]) == 0  # nothing of that run is alive
+        assert main(["leftovers", "--tag", "run-a", "--kill"]) == 1
+        assert "1 processes of test run run-a outlived it" in capsys.readouterr().err
+        assert mine.wait(timeout=20) is not None
+        assert other.poll() is None  # another run's (or a developer's) process is left alone
+    finally:
+        for process in (mine, other):
+            process.kill()
+            process.wait()
+
+
+def test_a_session_that_leaves_a_service_running_fails_and_stops_it(tmp_path):
+    """The real tests/conftest.py hook: a test that starts a stand-in and never stops it fails the session."""
+    pid_file = tmp_path / "leaked.pid"
+    (tmp_path / "test_leaky.py").write_text(
+        "import os, subprocess, sys\n"
+        "def test_starts_moto_and_forgets_it():\n"
+        "    p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', 'moto.server'],\n"
+        f"                         cwd={str(REPO_ROOT)!r}, start_new_session=True)\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != processes.RUN_TAG_ENV}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest",
+                           "--rootdir", str(tmp_path), str(tmp_path / "test_leaky.py")],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    leaked = int(pid_file.read_text())
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert "1 passed" in done.stdout and "were still running (now stopped)" in done.stdout
+    assert processes.wait_for(lambda: not processes.pid_alive(leaked), 10)
