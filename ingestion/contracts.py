@@ -7,6 +7,13 @@ record is judged identically wherever it is seen. JSON Schema files under ``inge
 generated from these models (``python -m ingestion.contracts --write-schemas``) for other languages.
 
 Reasons are short machine codes (the quarantine ``reason`` column); ``detail`` is human text.
+
+Schema evolution: a field the contract does not know (envelope or payload, at any depth) is
+*additive* — it is set aside into ``extra`` (``{"payload.debug_note": …}``, a JSON string column in
+silver) and the rest is validated strictly, so a producer that adds a field does not quarantine every
+event of that type. A breaking change is a new ``schema_version``: its own model row in
+``PAYLOAD_MODELS``, validated side by side with the old one (events route by their ``schema_version``)
+and flattened to the same silver columns where the meaning is the same.
 """
 
 from __future__ import annotations
@@ -100,6 +107,29 @@ class JobClosedV1(_Strict):
     hired_candidate_id: str | None = None
 
 
+class Salary(_Strict):
+    min: float | None = None
+    max: float | None = None
+    currency: str = Field(min_length=3, max_length=3)  # v2: an amount without a currency is meaningless
+    period: Literal["year", "hour"]
+
+
+class JobPostedV2(_Strict):
+    """v2: the salary is one object (currency and period required with it), so a producer can no longer
+    send an amount without its unit; flattened it fills the same ``salary_*`` silver columns as v1."""
+
+    job_id: str = Field(min_length=1)
+    employer_id: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    location: Location | None = None
+    remote: RemoteMode | None = None
+    salary: Salary | None = None
+    seniority: str | None = None
+    employment_type: str | None = None
+    occupation_hint: str | None = None
+
+
 class ApplicationSubmittedV1(_Strict):
     application_id: str = Field(min_length=1)
     candidate_id: str = Field(min_length=1)
@@ -148,6 +178,7 @@ PAYLOAD_MODELS: dict[tuple[str, int], type[BaseModel]] = {
     ("candidate_registered", 1): CandidateRegisteredV1,
     ("resume_uploaded", 1): ResumeUploadedV1,
     ("job_posted", 1): JobPostedV1,
+    ("job_posted", 2): JobPostedV2,
     ("job_updated", 1): JobUpdatedV1,
     ("job_closed", 1): JobClosedV1,
     ("application_submitted", 1): ApplicationSubmittedV1,
@@ -180,6 +211,7 @@ class Verdict:
     event_id: str | None = None
     event_type: str | None = None
     tenant_id: str | None = None
+    extra: dict | None = None  # additive fields the contract does not know, by dotted path
 
 
 def _reject(reason: str, detail: str, obj: Any = None) -> Verdict:
@@ -247,6 +279,10 @@ def validate_event(record: str | bytes | dict) -> Verdict:
         if not isinstance(version, int) or isinstance(version, bool):
             return _reject("wrong_type", f"schema_version must be an int, got {version!r}", obj)
         return _reject("unknown_schema_version", f"{event_type} has no schema_version {version}", obj)
+    extra: dict = {}
+    obj = _split_unknown(obj, Envelope, "", extra)
+    if isinstance(obj.get("payload"), dict):
+        obj = {**obj, "payload": _split_unknown(obj["payload"], model, "payload.", extra)}
     try:
         envelope = Envelope.model_validate(_with_datetime(obj), strict=True)
         payload = model.model_validate(envelope.payload, strict=True)
@@ -260,7 +296,24 @@ def validate_event(record: str | bytes | dict) -> Verdict:
     event = envelope.model_dump(exclude={"payload"})
     event["occurred_at"] = to_utc_iso(envelope.occurred_at)
     event["payload"] = payload.model_dump(mode="json")
-    return Verdict(True, event, None, None, envelope.event_id, event_type, envelope.tenant_id)
+    return Verdict(True, event, None, None, envelope.event_id, event_type, envelope.tenant_id, extra or None)
+
+
+def _split_unknown(obj: dict, model: type[BaseModel], prefix: str, extra: dict) -> dict:
+    """``obj`` without the keys ``model`` does not declare (recursively into nested models); those go
+    to ``extra`` under their dotted path. Known keys are left exactly as they are, for strict checks."""
+    known = model.model_fields
+    kept: dict = {}
+    for key, value in obj.items():
+        info = known.get(key)
+        if info is None:
+            extra[f"{prefix}{key}"] = value
+            continue
+        nested = _unwrap(info.annotation)
+        if isinstance(value, dict) and isinstance(nested, type) and issubclass(nested, BaseModel):
+            value = _split_unknown(value, nested, f"{prefix}{key}.", extra)
+        kept[key] = value
+    return kept
 
 
 def _with_datetime(obj: dict) -> dict:
@@ -289,8 +342,20 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-def flat_columns(event_type: str, schema_version: int = CURRENT_SCHEMA_VERSION) -> list[tuple[str, str]]:
-    """Silver payload columns for a contract: nested objects flattened as ``<parent>_<child>``."""
+def flat_columns(event_type: str, schema_version: int | None = None) -> list[tuple[str, str]]:
+    """Silver payload columns for a contract: nested objects flattened as ``<parent>_<child>``.
+    Without ``schema_version``: the union over every version of the type (the silver table's columns),
+    in first-seen order; a name two versions type differently is a contract bug and raises."""
+    if schema_version is None:
+        merged: dict[str, str] = {}
+        for (kind, version) in sorted(PAYLOAD_MODELS):
+            if kind != event_type:
+                continue
+            for name, spark_kind in flat_columns(event_type, version):
+                if merged.setdefault(name, spark_kind) != spark_kind:
+                    raise TypeError(f"{event_type}: column {name} is {merged[name]} in one version, "
+                                    f"{spark_kind} in v{version}")
+        return list(merged.items())
 
     def walk(model: type[BaseModel], prefix: str) -> list[tuple[str, str]]:
         columns: list[tuple[str, str]] = []

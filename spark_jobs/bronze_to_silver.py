@@ -9,9 +9,13 @@ arrivals simply join their event-date partition (idempotent dynamic partition ov
   ``_raw_record`` (the line itself, so silver validates exactly what arrived), ``_source_file``,
   ``_ingested_at``; partitioned by ``event_type``, ``dt``.
 - silver/<event_type>: records valid against their contract (ingestion.contracts — the same code
-  the producers' services use), deduped on ``event_id``, payload flattened; partitioned by ``dt``.
+  the producers' services use), payload flattened (fields the contract does not know kept as JSON
+  in ``extra``), partitioned by ``dt``. Deduped on (tenant_id, event_type, event_id) — within the
+  window and against every older silver partition, so a retry re-stamped days later is still a
+  duplicate; the copy with the earliest event date wins, so every run makes the same choice.
 - quarantine/events: one row per rejected record with ``stage`` and ``reason``: contract
-  violations (stage ``silver``) and the landing errors from ``raw/errors`` (stage ``landing``).
+  violations and ``payload_conflict`` (same key, different payload: stage ``silver``) and the
+  landing errors from ``raw/errors`` (stage ``landing``).
 
 Counts reconcile: raw lines = silver + quarantined(silver) + duplicates removed.
 CLI: ``python -m spark_jobs.bronze_to_silver --run-date YYYY-MM-DD``.
@@ -45,9 +49,11 @@ RAW_PATH_PATTERN = r"event_type=([^/]+)/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/"
 ERRORS_DT_PATTERN = r"/errors/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/"
 BRONZE_ENVELOPE = T.StructType([T.StructField(name, T.StringType()) for name in ENVELOPE_FIELDS] +
                                [T.StructField("payload", T.StringType())])
+KEY_SEPARATOR = "\x1f"  # (tenant_id, event_type, event_id) joined; a control character no id contains
 VALIDATED_SCHEMA = T.StructType(
     [
         T.StructField("_key", T.StringType()),
+        T.StructField("_payload_sha256", T.StringType()),
         T.StructField("event_id", T.StringType()),
         T.StructField("event_type", T.StringType()),
         T.StructField("tenant_id", T.StringType()),
@@ -95,6 +101,11 @@ def raw_lines_to_bronze(lines: DataFrame, ingested_at: F.Column | None = None) -
     )
 
 
+def event_key(tenant_id: str, event_type: str, event_id: str) -> str:
+    """The dedupe key: one tenant's or one type's id never suppresses another's."""
+    return KEY_SEPARATOR.join((tenant_id, event_type, event_id))
+
+
 def _validate_batches(batches: Iterator) -> Iterator:
     import hashlib
 
@@ -106,13 +117,18 @@ def _validate_batches(batches: Iterator) -> Iterator:
             frame["_raw_record"], frame["_source_file"], frame["_ingested_at"], frame["dt"], strict=True
         ):
             verdict = validate_event(raw)
-            flat = None
+            flat = payload_sha = None
             if verdict.ok:
                 event = dict(verdict.event)
-                flat = json.dumps({**{k: event[k] for k in ENVELOPE_FIELDS}, **flatten_payload(event["payload"])})
-            key = verdict.event_id or "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
-            rows.append((key, verdict.event_id, verdict.event_type, verdict.tenant_id, verdict.ok, verdict.reason,
-                         verdict.detail, flat, raw, source, ingested, partition_dt))
+                flat = json.dumps({**{k: event[k] for k in ENVELOPE_FIELDS}, **flatten_payload(event["payload"]),
+                                   "extra": json.dumps(verdict.extra, sort_keys=True) if verdict.extra else None})
+                payload_sha = hashlib.sha256(json.dumps(event["payload"], sort_keys=True).encode()).hexdigest()
+            if verdict.event_id and verdict.event_type and verdict.tenant_id:
+                key = event_key(verdict.tenant_id, verdict.event_type, verdict.event_id)
+            else:
+                key = "sha256:" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+            rows.append((key, payload_sha, verdict.event_id, verdict.event_type, verdict.tenant_id, verdict.ok,
+                         verdict.reason, verdict.detail, flat, raw, source, ingested, partition_dt))
         yield pd.DataFrame(rows, columns=VALIDATED_SCHEMA.fieldNames())
 
 
@@ -123,11 +139,37 @@ def validate(bronze: DataFrame) -> DataFrame:
     )
 
 
-def dedupe(validated: DataFrame) -> DataFrame:
-    """One row per event_id (or per identical raw record when there is no id). Prefers a valid copy;
-    ties broken by file name so the choice is stable across re-runs. Adds ``_is_duplicate``."""
-    order = Window.partitionBy("_key").orderBy(F.col("ok").desc(), "_source_file", "_raw_record")
-    return validated.withColumn("_is_duplicate", F.row_number().over(order) > 1)
+def dedupe(validated: DataFrame, history: DataFrame | None = None) -> DataFrame:
+    """One row per (tenant_id, event_type, event_id) (or per identical raw record without them).
+
+    Prefers a valid copy, then the earliest event date (``dt``), then file name, so the choice is
+    stable across re-runs and agrees with ``history`` (``_key``, ``_payload_sha256`` of the silver rows
+    in partitions older than the window): a key already there is a duplicate too. A valid copy whose
+    payload differs from the kept one (or the one in history) is not a duplicate but a conflict: it
+    becomes a reject with reason ``payload_conflict``. Adds ``_is_duplicate``."""
+    order = Window.partitionBy("_key").orderBy(F.col("ok").desc(), "dt", "_source_file", "_raw_record")
+    ranked = validated.withColumn("_rank", F.row_number().over(order)).withColumn(
+        "_kept_sha256", F.first("_payload_sha256").over(order.rowsBetween(Window.unboundedPreceding, 0)))
+    if history is None:
+        ranked = ranked.withColumn("_history_sha256", F.lit(None).cast("string")).withColumn(
+            "_in_history", F.lit(False))
+    else:
+        known = history.groupBy("_key").agg(F.first("_payload_sha256", ignorenulls=True).alias("_history_sha256"))
+        ranked = ranked.join(known.withColumn("_in_history", F.lit(True)), "_key", "left").fillna(
+            {"_in_history": False})
+    reference = F.when(F.col("_in_history"), F.col("_history_sha256")).otherwise(F.col("_kept_sha256"))
+    repeated = F.col("_in_history") | (F.col("_rank") > 1)
+    conflict = (F.col("ok") & repeated & reference.isNotNull()
+                & (F.col("_payload_sha256") != reference))
+    where = F.when(F.col("_in_history"), F.lit("an older silver partition")).otherwise(F.lit("another copy in the window"))
+    return ranked.select(
+        *[c for c in validated.columns if c not in ("ok", "reason", "detail")],
+        (F.col("ok") & ~conflict).alias("ok"),
+        F.when(conflict, F.lit("payload_conflict")).otherwise(F.col("reason")).alias("reason"),
+        F.when(conflict, F.concat(F.lit("same (tenant_id, event_type, event_id) as "), where,
+                                  F.lit(" with a different payload"))).otherwise(F.col("detail")).alias("detail"),
+        (repeated & ~conflict).alias("_is_duplicate"),
+    )
 
 
 def silver_for(valid: DataFrame, event_type: str) -> DataFrame:
@@ -137,14 +179,17 @@ def silver_for(valid: DataFrame, event_type: str) -> DataFrame:
         [T.StructField(name, T.StringType() if name == "occurred_at" else
                        (T.LongType() if name == "schema_version" else T.StringType())) for name in ENVELOPE_FIELDS]
         + [T.StructField(name, SPARK_TYPES[kind]) for name, kind in payload_columns]
+        + [T.StructField("extra", T.StringType())]
     )
     parsed = valid.where(F.col("event_type") == event_type).select(
-        F.from_json("flat_json", schema).alias("e"), "_ingested_at", "dt"
+        F.from_json("flat_json", schema).alias("e"), "_payload_sha256", "_ingested_at", "dt"
     )
     return parsed.select(
         *[F.col(f"e.{name}").alias(name) for name in ENVELOPE_FIELDS if name != "occurred_at"],
         F.to_timestamp(F.col("e.occurred_at")).alias("occurred_at"),
         *[F.col(f"e.{name}").alias(name) for name, _ in payload_columns],
+        F.col("e.extra").alias("extra"),  # JSON of the fields the contract does not know (additive), or null
+        "_payload_sha256",
         "_ingested_at",
         "dt",
     )
@@ -211,6 +256,25 @@ def _window_files(root: str, dts: list[str], errors: bool) -> list[str]:
     return files
 
 
+def silver_history(spark: SparkSession, silver_root: str, before: str) -> DataFrame | None:
+    """(``_key``, ``_payload_sha256``) of every silver row in partitions older than ``before``."""
+    parts = []
+    for event_type in EVENT_TYPES:
+        uri = f"{silver_root}/{event_type}"
+        if not lake_io.list_files(uri, ".parquet"):
+            continue
+        table = spark.read.parquet(uri).where(F.col("dt") < before)
+        sha = F.col("_payload_sha256") if "_payload_sha256" in table.columns else F.lit(None).cast("string")
+        parts.append(table.select(
+            F.concat_ws(KEY_SEPARATOR, "tenant_id", "event_type", "event_id").alias("_key"), sha.alias("_payload_sha256")))
+    if not parts:
+        return None
+    history = parts[0]
+    for part in parts[1:]:
+        history = history.unionByName(part)
+    return history
+
+
 def _write_partitions(df: DataFrame, uri: str, partition_by: list[str]) -> None:
     df.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy(*partition_by).parquet(uri)
 
@@ -246,7 +310,8 @@ def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSessio
         raw_lines = bronze.count()
     phase("bronze")
 
-    validated = dedupe(validate(bronze)).persist()
+    history = silver_history(spark, settings.zone_uri("silver"), dts[0])
+    validated = dedupe(validate(bronze), history).persist()
     stats = validated.groupBy("ok", "_is_duplicate", "event_type").agg(F.count("*").alias("n")).collect()
     duplicates = sum(row["n"] for row in stats if row["_is_duplicate"])
     silver_counts = {row["event_type"]: row["n"] for row in stats if row["ok"] and not row["_is_duplicate"]}

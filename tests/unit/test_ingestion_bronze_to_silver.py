@@ -73,10 +73,10 @@ def test_validate_and_dedupe(deduped):
     for row in rows:
         by_key.setdefault(row._key, []).append(row)
     assert sorted(len(v) for v in by_key.values()) == [1, 1, 1, 2]
-    dup = by_key[ID1]
+    dup = by_key["\x1f".join(("acme", "candidate_registered", ID1))]
     assert sum(r._is_duplicate for r in dup) == 1 and all(r.ok for r in dup)
     assert not next(r for r in dup if not r._is_duplicate)._source_file.endswith("-9.jsonl")  # stable choice
-    bad = by_key[ID2][0]
+    bad = by_key["\x1f".join(("acme", "candidate_registered", ID2))][0]
     assert (bad.ok, bad.reason) == (False, "wrong_type")
     no_id = next(r for r in rows if r.event_id is None)
     assert no_id._key.startswith("sha256:") and no_id.reason == "missing_tenant"
@@ -119,3 +119,100 @@ def test_quarantine_rows_carry_stage_and_reason(deduped, spark):
     assert landing["malformed_json"].stage == "landing" and landing["malformed_json"].dt == "2026-11-22"
     assert landing["malformed_json"].event_id is None
     assert (landing["unknown_event_type"].event_id, landing["unknown_event_type"].tenant_id) == (ID3, "acme")
+
+
+# ---------------------------------------------------------------- dedupe key, conflicts, history, extra
+
+
+def ev_for(event_id: str, tenant: str = "acme", occurred: str = "2026-11-22T10:05:00Z", **payload) -> str:
+    body = json.loads(ev(event_id, **payload))
+    return json.dumps({**body, "tenant_id": tenant, "occurred_at": occurred})
+
+
+def _raw(settings, day: str, lines: list[str], name: str) -> None:
+    from ingestion import lake_io
+
+    by_type: dict[str, list[str]] = {}
+    for line in lines:
+        by_type.setdefault(json.loads(line)["event_type"], []).append(line)
+    for event_type, rows in by_type.items():
+        lake_io.write_bytes(f"{settings.zone_uri('raw')}/events/event_type={event_type}/dt={day}/hour=10/{name}.jsonl",
+                            ("\n".join(rows) + "\n").encode())
+
+
+def _silver(settings, event_type: str = "candidate_registered") -> list[dict]:
+    import pyarrow.dataset as ds
+
+    return ds.dataset(settings.table_uri("silver", event_type), format="parquet",
+                      partitioning="hive").to_table().to_pylist()
+
+
+def _quarantine(settings) -> list[dict]:
+    import pyarrow.dataset as ds
+
+    return ds.dataset(settings.table_uri("quarantine", "events"), format="parquet",
+                      partitioning="hive").to_table().to_pylist()
+
+
+def test_dedupe_keys_on_tenant_type_and_id_and_quarantines_payload_conflicts(spark, isolated_settings):
+    from spark_jobs import bronze_to_silver
+
+    settings = isolated_settings
+    clicked = json.dumps({**json.loads(ev(ID1, "match_clicked", impression_id="i", candidate_id="c1", job_id="j",
+                                          match_run_id="r", rank=2))})
+    _raw(settings, "2026-11-22", [
+        ev_for(ID1, "acme"), ev_for(ID1, "globex"),  # another tenant reusing the id: a different event
+        clicked,  # another type reusing the id: a different event
+        ev_for(ID2), ev_for(ID2),  # a true duplicate delivery
+        ev_for(ID3), ev_for(ID3, candidate_id="c-other"),  # same key, different payload
+    ], "kinesis-shardId-0-1-a")
+    result = bronze_to_silver.run("2026-11-22", spark=spark)
+    rows = _silver(settings)
+    assert sorted((r["tenant_id"], r["event_id"]) for r in rows) == sorted(
+        [("acme", ID1), ("globex", ID1), ("acme", ID2), ("acme", ID3)])
+    assert [r["event_id"] for r in _silver(settings, "match_clicked")] == [ID1]
+    conflicts = [r for r in _quarantine(settings) if r["reason"] == "payload_conflict"]
+    assert [(r["event_id"], r["stage"]) for r in conflicts] == [(ID3, "silver")]
+    assert "different payload" in conflicts[0]["detail"]
+    assert result["duplicates_removed"] == 1 and result["reconciled"]
+
+
+def test_a_retry_re_stamped_after_the_window_is_deduped_against_silver_history(spark, isolated_settings):
+    from spark_jobs import bronze_to_silver
+
+    settings = isolated_settings
+    _raw(settings, "2026-11-22", [ev_for(ID1), ev_for(ID2)], "kinesis-shardId-0-1-a")
+    bronze_to_silver.run("2026-11-22", spark=spark)
+    # Four days later a producer retries ID1 with a fresh timestamp, and re-sends ID2 with another payload.
+    late = "2026-11-26T00:02:00Z"
+    _raw(settings, "2026-11-26", [ev_for(ID1, occurred=late), ev_for(ID2, occurred=late, candidate_id="c9"),
+                                  ev_for(ID3, occurred=late)], "kinesis-shardId-0-9-b")
+    result = bronze_to_silver.run("2026-11-26", spark=spark)
+    ids = sorted(r["event_id"] for r in _silver(settings))
+    assert ids == sorted([ID1, ID2, ID3])  # ID1 and ID2 once each, in their first partition
+    assert result["duplicates_removed"] == 1 and result["quarantine_by_reason"] == {"silver:payload_conflict": 1}
+    assert {r["event_id"]: r["dt"] for r in _silver(settings)}[ID1] == "2026-11-22"
+
+
+def test_additive_fields_are_kept_in_extra_and_v2_lands_beside_v1(spark, isolated_settings):
+    from spark_jobs import bronze_to_silver
+
+    settings = isolated_settings
+    additive = json.loads(ev_for(ID1))
+    additive["payload"]["referral_code"] = "spring"
+    additive["trace_id"] = "abc"
+    job = {"job_id": "j1", "employer_id": "e1", "title": "Nurse", "description": "Care."}
+    v1 = {**json.loads(ev(ID2)), "event_type": "job_posted",
+          "payload": {**job, "salary_min": 50000.0, "salary_currency": "USD", "salary_period": "year"}}
+    v2 = {**json.loads(ev(ID3)), "event_type": "job_posted", "schema_version": 2,
+          "payload": {**job, "job_id": "j2", "salary": {"min": 60000.0, "currency": "USD", "period": "year"}}}
+    _raw(settings, "2026-11-22", [json.dumps(additive), json.dumps(v1), json.dumps(v2)], "kinesis-shardId-0-1-a")
+    result = bronze_to_silver.run("2026-11-22", spark=spark)
+    assert result["quarantined"] == 0
+    (row,) = _silver(settings)
+    assert json.loads(row["extra"]) == {"payload.referral_code": "spring", "trace_id": "abc"}
+    assert row["candidate_id"] == "c1"
+    jobs = {r["job_id"]: r for r in _silver(settings, "job_posted")}
+    assert {j: (r["schema_version"], r["salary_min"], r["salary_currency"]) for j, r in jobs.items()} == {
+        "j1": (1, 50000.0, "USD"), "j2": (2, 60000.0, "USD")}
+    assert jobs["j1"]["extra"] is None
