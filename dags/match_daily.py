@@ -1,7 +1,9 @@
 """match_daily: profiles → embeddings → match → quality gate → publish → dbt build → dashboard.
 
 Runs once per day for the data interval's date (``run_date`` = data_interval_start), after the day's
-silver tables are complete. A failing quality gate fails the run before publish: DynamoDB keeps serving the
+silver tables are complete: the run for D starts at 00:00 of D+1, the same moment as events_landing's
+23:00 run of D, so it first waits (``wait_for_silver_day``, a reschedule-mode sensor) until that last hour
+is in silver (``_platform/silver_day.py``). A failing quality gate fails the run before publish: DynamoDB keeps serving the
 previous run (its CURRENT pointers are untouched), the marts and dashboard are not refreshed.
 """
 
@@ -9,7 +11,8 @@ from __future__ import annotations
 
 from _platform.assets import gold_asset, silver_assets
 from _platform.dbt import dbt_build
-from _platform.defaults import DEFAULT_ARGS, START_DATE
+from _platform.defaults import DEFAULT_ARGS, RUN_DATE, START_DATE
+from _platform.silver_day import wait_for_silver_day
 from _platform.summary import run_summary
 from _platform.tasks import stage
 from airflow.sdk import CronDataIntervalTimetable, chain, dag
@@ -19,7 +22,8 @@ STAGES = ("build_profiles", "embed", "match", "quality_gate", "publish", "dbt_bu
 
 @dag(
     dag_id="match_daily",
-    # The run for day D starts after D ends; late events are picked up by an idempotent re-run/backfill.
+    # The run for day D starts after D ends and waits for D's last landing hour; events that arrive later
+    # still are picked up by an idempotent re-run/backfill.
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=START_DATE,
     catchup=False,
@@ -38,7 +42,8 @@ def match_daily():
     publish = stage("publish", "spark_jobs.publish")
     marts = dbt_build()
     dashboard = stage("refresh_dashboard", "analytics.dashboard", "render_dashboard", run_date=None)
-    chain(profiles, embeddings, matches, gate, publish, marts, dashboard, run_summary(list(STAGES)))
+    chain(wait_for_silver_day(RUN_DATE), profiles, embeddings, matches, gate, publish, marts, dashboard,
+          run_summary(["wait_for_silver_day", *STAGES]))
 
 
 match_daily()

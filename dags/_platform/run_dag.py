@@ -71,9 +71,31 @@ def print_summary(dag_id: str, run_date: str, since: float = 0.0) -> dict | None
     return summary
 
 
+WAIT_TASK = "wait_for_silver_day"
+
+
+def _wait_or_skip(dag_id: str, run_date: str, pattern: str | None, silver_as_is: bool) -> str | None:
+    """match_daily waits for the day's last landing hour; `dags test` would sit in that sensor for hours,
+    so say at once what is missing, or (``--silver-as-is``) mark the wait done and use silver as it is."""
+    if dag_id != "match_daily":
+        return pattern
+    if silver_as_is:
+        return f"(?:{pattern})|^{WAIT_TASK}$" if pattern else f"^{WAIT_TASK}$"
+    from _platform.silver_day import LAST_HOUR, day_landed, marker_uri
+
+    if not day_landed(run_date):
+        raise SystemExit(
+            f"silver of {run_date} is not marked complete ({marker_uri(run_date, LAST_HOUR)} is missing): run "
+            f"events_landing for {run_date} first (its last hour writes the marker), or pass --silver-as-is "
+            "to run match_daily on the silver as it is (e.g. after `make run`)"
+        )
+    return pattern
+
+
 def run_dag(dag_id: str, run_date: str, conf: dict | None = None, home: Path | None = None,
-            mark_success_pattern: str | None = None) -> int:
+            mark_success_pattern: str | None = None, silver_as_is: bool = False) -> int:
     """Run ``dag_id`` for the data interval starting at ``run_date``; returns the process exit code."""
+    mark_success_pattern = _wait_or_skip(dag_id, run_date, mark_success_pattern, silver_as_is)
     env = airflow_environment(home=home)
     prepare_home(env)
     # `dags test` infers a manual run's data interval as the one *ending* at the logical date, so the
@@ -100,11 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conf", default=None, help="JSON run conf (e.g. backfill params)")
     parser.add_argument("--mark-success-pattern", default=None,
                         help="regex of task ids to mark successful without running (re-run a DAG's tail)")
+    parser.add_argument("--silver-as-is", action="store_true",
+                        help=f"match_daily: mark {WAIT_TASK} done instead of requiring the day's last landing hour")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log.info("Airflow home %s", airflow_home())
     return run_dag(args.dag_id, args.date, json.loads(args.conf) if args.conf else None,
-                   mark_success_pattern=args.mark_success_pattern)
+                   mark_success_pattern=args.mark_success_pattern, silver_as_is=args.silver_as_is)
 
 
 if __name__ == "__main__":

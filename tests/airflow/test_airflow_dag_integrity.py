@@ -190,3 +190,70 @@ def test_helpers_are_not_parsed_as_dags():
     ignore = (DAGS_FOLDER / ".airflowignore").read_text()
     assert "_platform/" in ignore
     assert (REPO_ROOT / "dags" / "_platform" / "__init__.py").exists()
+
+
+def test_match_daily_waits_for_the_last_landing_hour_of_its_day(dagbag):
+    """match_daily's run for D and events_landing's 23:00 run of D start at the same moment (00:00 of D+1):
+    match_daily's first task waits for that hour's marker, which events_landing writes after silver."""
+    from _platform.defaults import RUN_DATE, RUN_HOUR
+    from _platform.silver_day import LAST_HOUR
+
+    daily, hourly = dagbag.dags["match_daily"], dagbag.dags["events_landing"]
+    wait = daily.get_task("wait_for_silver_day")
+    assert wait.upstream_task_ids == set() and wait.downstream_task_ids == {"build_profiles"}
+    assert wait.mode == "reschedule" and 0 < wait.timeout <= 6 * 3600
+    assert list(wait.op_args) == [RUN_DATE] or wait.op_kwargs.get("run_date") == RUN_DATE
+    mark = hourly.get_task("mark_hour_landed")
+    assert mark.upstream_task_ids == {"bronze_to_silver"}
+    assert list(mark.op_args) == [RUN_DATE, RUN_HOUR] or mark.op_kwargs == {"run_date": RUN_DATE, "hour": RUN_HOUR}
+
+    # The hourly interval that ends when the daily one ends is the one whose marker the daily run awaits.
+    import pendulum
+    from airflow.timetables.interval import CronDataIntervalTimetable  # the scheduler's side of the SDK's
+
+    midnight = pendulum.datetime(2026, 11, 4, tz="UTC")  # the scheduler passes pendulum datetimes
+    day, hour = (CronDataIntervalTimetable(dag.timetable.expression, "UTC").infer_manual_data_interval(
+        run_after=midnight) for dag in (daily, hourly))
+    assert day.end == hour.end == midnight
+    assert (hour.start.date(), hour.start.hour) == (day.start.date(), LAST_HOUR)
+
+
+def test_the_wait_passes_only_on_the_marker_of_its_own_days_last_hour(tmp_path, monkeypatch):
+    from _platform import silver_day
+
+    from common.config import reset_settings_cache
+
+    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
+    reset_settings_cache()
+    try:
+        poke = silver_day.wait_for_silver_day.function
+        mark = silver_day.mark_hour_landed.function
+        assert poke("2026-11-03").is_done is False  # nothing landed yet
+        mark("2026-11-03", "22")
+        mark("2026-11-02", "23")  # the day before's last hour is not this day's
+        assert poke("2026-11-03").is_done is False
+        mark("2026-11-03", "23", {"silver_rows": 10})
+        done = poke("2026-11-03")
+        assert done.is_done and done.xcom_value.endswith("/silver/_landed_hours/dt=2026-11-03/hour=23.json")
+        marker = tmp_path / "lake" / "silver" / "_landed_hours" / "dt=2026-11-03" / "hour=23.json"
+        assert json.loads(marker.read_text())["bronze_to_silver"] == {"silver_rows": 10}
+    finally:
+        reset_settings_cache()
+
+
+def test_run_dag_says_what_is_missing_instead_of_sitting_in_the_wait(tmp_path, monkeypatch):
+    from _platform import run_dag, silver_day
+
+    from common.config import reset_settings_cache
+
+    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
+    reset_settings_cache()
+    try:
+        with pytest.raises(SystemExit, match=r"run events_landing for 2026-11-03 first.*--silver-as-is"):
+            run_dag._wait_or_skip("match_daily", "2026-11-03", None, silver_as_is=False)
+        assert run_dag._wait_or_skip("match_daily", "2026-11-03", "^x$", True) == "(?:^x$)|^wait_for_silver_day$"
+        assert run_dag._wait_or_skip("events_landing", "2026-11-03", None, False) is None
+        silver_day.write_marker("2026-11-03", 23)
+        assert run_dag._wait_or_skip("match_daily", "2026-11-03", "^x$", False) == "^x$"
+    finally:
+        reset_settings_cache()

@@ -134,16 +134,55 @@ print(json.dumps(out))
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _lake_query(env: dict, code: str) -> dict:
+    """Run ``code`` (which prints one JSON line) with the jobs venv's duckdb against the stack's lake."""
+    done = _jobs(env, "-c", "import json, duckdb\nfrom common.config import get_settings\ns = get_settings()\n"
+                 "con = duckdb.connect()\n" + code, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _lake_ids(env: dict) -> dict:
+    """Rows and distinct (tenant, type, event_id) in silver, rows in quarantine: read from the files."""
+    return _lake_query(env, r"""
+scan = "read_parquet('{}/**/*.parquet', hive_partitioning=true, union_by_name=true)"
+silver = con.sql(f"select event_type, tenant_id, event_id from {scan.format(s.zone_uri('silver') + '/*')}").df()
+quarantine = con.sql(f"select count(*) from {scan.format(s.table_uri('quarantine', 'events'))}").fetchall()[0][0]
+print(json.dumps({"silver_rows": len(silver), "silver_distinct": len(silver.drop_duplicates()),
+                  "silver_by_table": silver["event_type"].value_counts().to_dict(), "quarantine_rows": quarantine}))
+""")
+
+
+def _profile_keys(env: dict) -> dict:
+    """(tenant_id, id) of every candidate and job profile in gold."""
+    keys = _lake_query(env, r"""
+out = {}
+for side in ("candidate", "job"):
+    path = s.table_uri("gold", f"{side}_profiles")
+    out[side] = con.sql(f"select distinct tenant_id, {side}_id from read_parquet('{path}/**/*.parquet', "
+                        "hive_partitioning=true, union_by_name=true)").fetchall()
+print(json.dumps(out))
+""")
+    return {side: {tuple(row) for row in rows} for side, rows in keys.items()}
+
+
 def test_events_landing_lands_the_day_into_silver(stack):
     root, env = stack
     code, output, summary = _run_dag(root, env, "events_landing")
     assert code == 0, f"{_tail(output)}\nlogs: {root / 'logs'}"
-    assert summary["tasks"] == {"land_events": "success", "bronze_to_silver": "success"}
-    landed = summary["counts"]["land_events"]
-    assert landed["records_in"] > 0 and landed["records_in"] == landed["routed"] + landed["errors"]
-    silver = root / "lake" / "silver"
+    assert summary["tasks"] == {"land_events": "success", "bronze_to_silver": "success", "mark_hour_landed": "success"}
+    # run_dag.py runs the interval ending at RUN_DATE + 1 day: the day's last hour, the one match_daily awaits
+    assert (root / "lake" / "silver" / "_landed_hours" / f"dt={RUN_DATE}" / "hour=23.json").exists()
+    landed, sim = summary["counts"]["land_events"], RESULTS["simulated"]
+    # What the producer sent (its own counts) against what landing read and the lake holds, measured apart.
+    assert landed["records_in"] == sim["events"] + sim["duplicate_deliveries"] + sim["bad_records"]
+    lake = _lake_ids(env)
+    assert lake["silver_rows"] == lake["silver_distinct"], lake  # no duplicate reached silver
+    # every event in silver or quarantine (a "bad" record a tolerant contract accepts may move to silver)
+    assert lake["silver_distinct"] + lake["quarantine_rows"] == sim["expected_valid"] + sim["bad_records"], lake
+    assert lake["silver_distinct"] >= sim["expected_valid"], (lake, sim)
     for table in ("candidate_registered", "job_posted", "resume_uploaded"):
-        assert list((silver / table).rglob("*.parquet")), f"no silver parquet for {table}"
+        assert lake["silver_by_table"].get(table, 0) > 0, f"no silver rows for {table}"
 
 
 def test_match_daily_publishes_to_dynamodb_and_builds_the_marts(stack):
@@ -151,7 +190,8 @@ def test_match_daily_publishes_to_dynamodb_and_builds_the_marts(stack):
     code, output, summary = _run_dag(root, env, "match_daily")
     assert code == 0, f"{_tail(output)}\nlogs: {root / 'logs'}"
     states = summary["tasks"]
-    for task_id in ("build_profiles", "embed", "match", "quality_gate", "publish", "refresh_dashboard"):
+    for task_id in ("wait_for_silver_day", "build_profiles", "embed", "match", "quality_gate", "publish",
+                    "refresh_dashboard"):
         assert states[task_id] == "success", (task_id, states)
     dbt_tasks = {tid: s for tid, s in states.items() if tid.startswith("dbt_build")}
     assert set(dbt_tasks.values()) == {"success"}, dbt_tasks
@@ -166,11 +206,16 @@ def test_match_daily_publishes_to_dynamodb_and_builds_the_marts(stack):
     assert run_items and len(run_items) == publish["items_written"]
     assert pointers and len(pointers) == publish["pointers_written"]
     assert all(p["run_id"]["S"] == run_id for p in pointers)
-    for item in run_items:  # tenant on every key, and never a match across tenants
-        tenant = item["tenant_id"]["S"]
-        assert item["PK"]["S"].startswith(f"T#{tenant}#CAND#")
+    # Never a match across tenants: both sides of every served pair are joined to the tenant their own
+    # profile has (gold profiles), not compared with a field of the same item.
+    profiles = _profile_keys(env)
+    for item in run_items:
+        tenant = item["PK"]["S"].split("#")[1]
+        assert item["PK"]["S"] == f"T#{tenant}#CAND#{item['candidate_id']['S']}"
+        assert (tenant, item["candidate_id"]["S"]) in profiles["candidate"], item["PK"]
+        assert (tenant, item["job_id"]["S"]) in profiles["job"], (item["PK"], item["job_id"])
         if "GSI1PK" in item:  # sparse index: only pairs in the job's top-K
-            assert item["GSI1PK"]["S"].startswith(f"T#{tenant}#JOB#")
+            assert item["GSI1PK"]["S"] == f"T#{tenant}#JOB#{item['job_id']['S']}"
         if "score" in item:
             assert 0 <= float(item["score"]["N"]) <= 1
     assert any("GSI1PK" in item for item in run_items), "no job -> candidates entries"
