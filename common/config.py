@@ -21,6 +21,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("local", "aws")
 LAKE_ZONES = ("raw", "bronze", "silver", "gold", "quarantine", "artefacts", "athena-results")
 
+# EventBridge source convention: every app event is published as ``marketplace.<producer>``; the rule that
+# takes events into the lake matches this prefix (local: bus → landing queue; AWS: bus → stream), and
+# platform notifications (``platform.matching`` MatchesReady) deliberately do not carry it.
+EVENT_SOURCE_PREFIX = "marketplace."
+
 # Local stand-in ports (all bound to 127.0.0.1). Override with the env vars of the same name.
 DEFAULT_PORTS = {"KINESIS_PORT": 4567, "DYNAMODB_PORT": 4568, "MOTO_PORT": 4569, "AIRFLOW_PORT": 8080}
 

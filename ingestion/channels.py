@@ -12,8 +12,7 @@ import time
 from dataclasses import dataclass
 
 from common.aws import client
-
-EVENT_SOURCE_PREFIX = "marketplace."
+from common.config import EVENT_SOURCE_PREFIX
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
+from common.config import EVENT_SOURCE_PREFIX
+
 log = logging.getLogger(__name__)
 
 # Service limits (AWS docs): PutRecords 500 records / 5 MiB per call, 1 MiB per record incl. key;
@@ -44,7 +46,14 @@ class OutboundRecord:
     data: bytes
     partition_key: str
     detail_type: str = "unknown"  # EventBridge only
-    source: str = "marketplace"  # EventBridge only
+    source: str = f"{EVENT_SOURCE_PREFIX}unknown"  # EventBridge only
+
+
+def event_source(producer: str | None) -> str:
+    """The EventBridge ``Source`` of an app event: ``marketplace.<producer>`` (the convention the lake's
+    rule matches, common.config.EVENT_SOURCE_PREFIX), whichever service sends it."""
+    name = str(producer or "unknown")
+    return name if name.startswith(EVENT_SOURCE_PREFIX) else f"{EVENT_SOURCE_PREFIX}{name}"
 
 
 def encode_event(event: dict) -> OutboundRecord:
@@ -59,7 +68,7 @@ def encode_event(event: dict) -> OutboundRecord:
         data=data,
         partition_key=f"{event.get('tenant_id')}#{entity}"[:256],
         detail_type=str(event.get("event_type") or "unknown"),
-        source=str(event.get("producer") or "marketplace"),
+        source=event_source(event.get("producer")),
     )
 
 

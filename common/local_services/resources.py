@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 
-from common.config import Settings, get_settings
+from common.config import EVENT_SOURCE_PREFIX, Settings, get_settings
 from common.local_services.definitions import LocalServicesError, require_local
 from common.local_services.health import client
 from common.local_services.processes import wait_for
@@ -17,7 +17,6 @@ log = logging.getLogger("common.local_services")
 
 # Landing queue: messages that fail this many receives go to the DLQ.
 LANDING_MAX_RECEIVE_COUNT = 5
-EVENT_SOURCE_PREFIX = "marketplace."
 
 
 def _error_code(exc: Exception) -> str:

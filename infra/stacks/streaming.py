@@ -22,6 +22,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from common.config import EVENT_SOURCE_PREFIX
 from stacks import names
 from stacks.assets import stage_transform_lambda
 from stacks.compliance import (
@@ -217,7 +218,9 @@ class EventIngestion(Construct):
             rule_name="marketplace-events-to-lake",
             description="Route the app's events (detail-type = event_type) into the lake via the stream",
             event_bus=self.bus,
-            event_pattern=events.EventPattern(detail_type=list(EVENT_TYPES), account=[Stack.of(self).account]),
+            # The same source convention as the local bus → landing-queue rule (common.config).
+            event_pattern=events.EventPattern(source=events.Match.prefix(EVENT_SOURCE_PREFIX),
+                                              detail_type=list(EVENT_TYPES), account=[Stack.of(self).account]),
             targets=[
                 targets.KinesisStream(
                     self.stream,

@@ -1,20 +1,29 @@
 """Producer → kinesalite / moto EventBridge→SQS → landing → bronze → silver, with every fault injected.
 
 Counts must reconcile exactly: every distinct record ends in silver or quarantine with a reason
-(0 lost, 0 duplicated), through throttling, partial failures, duplicate deliveries and a consumer
-killed twice mid-batch. Real stand-ins on 127.0.0.1; fault injection wraps the real clients.
+(0 lost, 0 duplicated), through throttling, partial failures, duplicate deliveries, a consumer
+killed twice mid-batch, a lone surrogate, an additive field, records arriving after midnight and two
+landers at once. Real stand-ins on 127.0.0.1; fault injection wraps the real clients.
+
+The run date is yesterday, as the DAG runs it: the stand-ins stamp arrival with the real clock, and
+landing bounds each record by its own arrival time.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import threading
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.integration
-RUN_DATE = "2026-11-22"
+TODAY = dt.datetime.now(dt.UTC).date()
+RUN_DATE = (TODAY - dt.timedelta(days=1)).isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +69,28 @@ class FlakyKinesis:
         return {"FailedRecordCount": sum("ErrorCode" in r for r in out), "Records": out}
 
 
+def _with(event: dict, **changes) -> dict:
+    """A copy of ``event`` with a new id and ``changes`` (``note`` goes into the payload)."""
+    copy = json.loads(json.dumps(event))
+    copy["event_id"] = str(uuid.uuid4())
+    if "note" in changes:
+        copy["payload"]["note"] = changes.pop("note")
+    copy.update(changes)
+    return copy
+
+
+def _surrogate_bytes(event: dict) -> bytes:
+    """The event as JSON text whose payload note is the escape of a lone surrogate (valid JSON, no UTF-8)."""
+    return json.dumps(event).replace("\\\\ud83d", "\\ud83d").encode()
+
+
+def _silver_column(settings, event_type: str, column: str) -> list:
+    import pyarrow.dataset as ds
+
+    return ds.dataset(settings.table_uri("silver", event_type), format="parquet",
+                      partitioning="hive").to_table(columns=[column])[column].to_pylist()
+
+
 def _silver_event_ids(settings) -> Counter:
     import pyarrow.dataset as ds
 
@@ -79,6 +110,7 @@ def test_every_fault_reconciles_exactly(channels, spark, monkeypatch):
 
     import ingestion.landing as landing
     from common.aws import client
+    from ingestion.lake_io import list_files, read_bytes
     from ingestion.producers import (
         Backoff,
         EventBridgeProducer,
@@ -93,17 +125,29 @@ def test_every_fault_reconciles_exactly(channels, spark, monkeypatch):
     plan = build_day(RUN_DATE, seed=11, scale=0.12)
     good = plan.events
     duplicates = good[::15]  # re-delivered by a producer that timed out and retried
-    expected_rejected = Counter(reason for reason, _ in plan.bad_records)
-    assert len(good) > 250 and len(expected_rejected) >= 10
+    # An added field is tolerated now (kept in `extra`): the simulator's "extra_field" record is valid.
+    additive = [json.loads(data) for reason, data in plan.bad_records if reason == "extra_field"]
+    bad_records = [(reason, data) for reason, data in plan.bad_records if reason != "extra_field"]
+    # A lone surrogate on each channel, and events stamped after midnight (the run date's 23:00 run drains them).
+    poison = [_with(good[0], note="\\ud83d"), _with(next(e for e in good if e["event_type"] in EVENTBRIDGE_TYPES),
+                                                       note="\\ud83d")]
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    after_midnight = [_with(e, occurred_at=now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")) for e in (good[1], good[-1])]
+    expected_rejected = Counter(reason for reason, _ in bad_records) + Counter(invalid_unicode=len(poison))
+    assert len(good) > 250 and len(expected_rejected) >= 10 and additive
 
     flaky = FlakyKinesis(client("kinesis"))
     fast = Backoff(base_seconds=0.01, cap_seconds=0.05, max_attempts=6)
     kinesis = KinesisProducer(flaky, channels["stream"], fast)
     bus = EventBridgeProducer(client("events"), channels["bus"], fast)
-    to_kinesis = [encode_event(e) for e in good + duplicates if e["event_type"] not in EVENTBRIDGE_TYPES]
-    to_kinesis += [OutboundRecord(data, f"bad{i}") for i, (_, data) in enumerate(plan.bad_records)]
-    to_bus = [OutboundRecord(r.data, r.partition_key, r.detail_type, "marketplace.employer-service")
-              for r in (encode_event(e) for e in good + duplicates if e["event_type"] in EVENTBRIDGE_TYPES)]
+    sent = good + duplicates + additive + after_midnight
+    to_kinesis = [encode_event(e) for e in sent if e["event_type"] not in EVENTBRIDGE_TYPES]
+    to_kinesis += [OutboundRecord(data, f"bad{i}") for i, (_, data) in enumerate(bad_records)]
+    # The real producer's records, unchanged: their Source must be what the bus's landing rule takes.
+    to_bus = [encode_event(e) for e in sent if e["event_type"] in EVENTBRIDGE_TYPES]
+    to_kinesis.append(OutboundRecord(_surrogate_bytes(poison[0]), "poison"))
+    to_bus.append(OutboundRecord(_surrogate_bytes(poison[1]), "poison", poison[1]["event_type"],
+                                 encode_event(poison[1]).source))
     report = kinesis.put(to_kinesis)
     assert report.sent == len(to_kinesis) and report.throttled_requests == 1 and report.retried_records > 0
     assert flaky.failed_records > 0
@@ -140,23 +184,43 @@ def test_every_fault_reconciles_exactly(channels, spark, monkeypatch):
     landing.run_landing(RUN_DATE, **kwargs)
     assert landing.run_landing(RUN_DATE, **kwargs)["records_in"] == 0  # fully drained
 
-    result = bronze_to_silver.run(RUN_DATE, spark=spark)
-    # The reconciliation the issue asks for: in = silver + quarantined, 0 lost, 0 duplicated.
-    assert result["reconciled"]
-    assert result["silver_rows"] == len(good)
-    assert result["quarantined"] == len(plan.bad_records)
-    assert result["duplicates_removed"] >= len(duplicates)
-    silver_ids = _silver_event_ids(settings)
-    assert set(silver_ids) == {e["event_id"] for e in good}
-    assert max(silver_ids.values()) == 1
+    raw = settings.zone_uri("raw")
+    landed_today = {json.loads(line)["event_id"] for uri in list_files(f"{raw}/events", ".jsonl")
+                    if f"/dt={TODAY}/" in uri for line in read_bytes(uri).decode().splitlines()}
+    assert landed_today == {e["event_id"] for e in after_midnight}  # landed, not future_timestamp errors
 
+    result = bronze_to_silver.run(RUN_DATE, spark=spark)
+    # Events in = silver + quarantined + duplicates, 0 lost, 0 duplicated: every term measured apart from
+    # the job's own counters (which add up by construction): the ids the producer sent against the ids in
+    # silver, the bad records' reasons against quarantine, the duplicates as the raw lines landed beyond
+    # one per valid event (producer retries and the killed consumers' re-deliveries).
+    valid = good + additive
+    silver_ids = _silver_event_ids(settings)
+    assert set(silver_ids) == {e["event_id"] for e in valid}
+    assert max(silver_ids.values()) == 1
     quarantine = ds.dataset(settings.table_uri("quarantine", "events"), format="parquet",
                             partitioning="hive").to_table().to_pylist()
     assert Counter(row["reason"] for row in quarantine) == expected_rejected
+    raw_lines = sum(len(path.read_text().splitlines())
+                    for path in Path(raw, "events").rglob("*.jsonl") if f"/dt={TODAY}/" not in str(path))
+    silver_rejects = sum(row["stage"] == "silver" for row in quarantine)
+    assert raw_lines >= len(valid) + len(duplicates) + silver_rejects
+    assert result["duplicates_removed"] == raw_lines - len(valid) - silver_rejects
+    assert result["silver_rows"] == len(valid)
+    assert result["quarantined"] == len(bad_records) + len(poison)
+    extras = [x for x in _silver_column(settings, additive[0]["event_type"], "extra") if x]
+    assert extras and "left in by a developer" in " ".join(extras)
     stages = {row["reason"]: row["stage"] for row in quarantine}
     assert stages["malformed_json"] == stages["oversized_record"] == stages["future_timestamp"] == "landing"
-    assert stages["missing_tenant"] == stages["extra_field"] == stages["unknown_schema_version"] == "silver"
+    assert stages["invalid_unicode"] == "landing"
+    assert stages["missing_tenant"] == stages["unknown_schema_version"] == "silver"
     assert all(row["detail"] and row["raw_record"] for row in quarantine)
+    produced_ids = {e["event_id"] for e in valid} | {e["event_id"] for e in poison}
+    found_ids = set(silver_ids) | {row["event_id"] for row in quarantine}
+    print(f"\nevents in = silver + quarantined + duplicates: {raw_lines + result['quarantined_landing']} = "
+          f"{sum(silver_ids.values())} + {len(quarantine)} + {result['duplicates_removed']}; "
+          f"lost {len(produced_ids - found_ids)}")
+    assert produced_ids <= found_ids  # 0 lost
 
     # Idempotent: a re-run rebuilds the same partitions with the same rows.
     again = bronze_to_silver.run(RUN_DATE, spark=spark)
@@ -183,7 +247,7 @@ def test_simulator_delivers_to_both_channels_and_documents(channels):
     assert landed["errors_by_reason"] == {k: v for k, v in sim["expected_rejected"].items() if k in landing_reasons}
     raw = settings.zone_uri("raw")
     assert len(list_files(f"{raw}/documents")) == sim["documents"]
-    late = list_files(f"{raw}/events/event_type=candidate_registered/dt=2026-11-21")
+    late = list_files(f"{raw}/events/event_type=candidate_registered/dt={TODAY - dt.timedelta(days=2)}")
     assert late, "late events from the previous day land in their own event-date partition"
 
 
@@ -192,3 +256,95 @@ def test_missing_stream_is_a_clear_error(services, isolated_settings):
 
     with pytest.raises(LandingError, match="make services-up"):
         run_landing(RUN_DATE, stream_name=f"no-such-stream-{uuid.uuid4().hex[:6]}")
+
+
+def test_real_producer_events_pass_the_platform_bus_rule_into_landing(channels):
+    """The producer services use (encode_event + EventBridgeProducer), unchanged, on the platform's own bus:
+    the bootstrap's rule (bus → landing queue) must take its Source."""
+    from common.aws import client
+    from ingestion.lake_io import list_files, read_bytes
+    from ingestion.landing import run_landing
+    from ingestion.producers import EventBridgeProducer, encode_event
+    from ingestion.simulator import EVENTBRIDGE_TYPES, build_day
+
+    settings = channels["settings"]
+    events = [e for e in build_day(RUN_DATE, seed=3, scale=0.03).events if e["event_type"] in EVENTBRIDGE_TYPES][:25]
+    assert events and all(not e["producer"].startswith("marketplace.") for e in events)  # a service's own name
+    report = EventBridgeProducer(client("events"), settings.event_bus).put([encode_event(e) for e in events])
+    assert report.sent == len(events)
+    landed = run_landing(RUN_DATE, stream_name=channels["stream"], queue_name=settings.landing_queue)
+    assert landed["errors"] == 0
+    raw = settings.zone_uri("raw")
+    ids = {json.loads(line)["event_id"] for uri in list_files(f"{raw}/events", ".jsonl")
+           for line in read_bytes(uri).decode().splitlines()}
+    assert {e["event_id"] for e in events} <= ids
+
+
+class SlowFirstRead:
+    """The real Kinesis client, except that the first GetRecords of each shard stalls (a GC pause, a
+    stalled container): long enough for this lander's lease to expire while it still believes it owns it."""
+
+    def __init__(self, real, stall_seconds: float, holding: threading.Event):
+        self.real, self.stall_seconds, self.holding = real, stall_seconds, holding
+        self.stalled: set[str] = set()
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def get_records(self, ShardIterator, Limit):
+        response = self.real.get_records(ShardIterator=ShardIterator, Limit=Limit)
+        if ShardIterator not in self.stalled and response["Records"]:
+            self.stalled.add(ShardIterator)
+            self.holding.set()
+            time.sleep(self.stall_seconds)
+        return response
+
+
+def test_two_landers_at_once_neither_lose_nor_duplicate(channels):
+    """A stalled lander (zombie) and a second one started meanwhile (a retry, or the CLI during the DAG):
+    while the first holds its leases the second skips those shards; once they expire it takes them over
+    and lands everything; the zombie then loses its lease before writing — every record lands once."""
+    from common.aws import client
+    from ingestion.checkpoints import LeaseLost, StateTable
+    from ingestion.lake_io import list_files, read_bytes
+    from ingestion.landing import PartitionedBuffer, land_kinesis
+    from ingestion.producers import KinesisProducer, encode_event
+    from ingestion.simulator import EVENTBRIDGE_TYPES, build_day
+
+    settings = channels["settings"]
+    events = [e for e in build_day(RUN_DATE, seed=4, scale=0.05).events if e["event_type"] not in EVENTBRIDGE_TYPES]
+    KinesisProducer(client("kinesis"), channels["stream"]).put([encode_event(e) for e in events])
+    raw_root = settings.zone_uri("raw")
+    not_before = dt.date.fromisoformat(RUN_DATE) - dt.timedelta(days=2)
+
+    def lander(owner: str, lease_seconds: float) -> StateTable:
+        state = StateTable(client("dynamodb"), settings.ingestion_state_table, owner=owner, lease_seconds=lease_seconds)
+        state.ensure_table()
+        return state
+
+    def new_buffer():
+        return PartitionedBuffer(raw_root, RUN_DATE, 5 * 1024 * 1024, 60)
+
+    holding, outcome = threading.Event(), {}
+
+    def zombie():
+        try:
+            outcome["zombie"] = land_kinesis(SlowFirstRead(client("kinesis"), 4.0, holding), channels["stream"],
+                                             new_buffer, lander("zombie", 2.0), not_before, 2)
+        except LeaseLost as exc:
+            outcome["zombie"] = exc
+
+    thread = threading.Thread(target=zombie)
+    thread.start()
+    assert holding.wait(30)
+    early = land_kinesis(client("kinesis"), channels["stream"], new_buffer, lander("retry-1", 30), not_before, 2)
+    assert early["shards_leased_elsewhere"] >= 1 and early["kinesis_records"] < len(events)
+    time.sleep(2.5)  # the zombie's leases expire while it is still stalled
+    late = land_kinesis(client("kinesis"), channels["stream"], new_buffer, lander("retry-2", 30), not_before, 2)
+    thread.join(30)
+    assert isinstance(outcome["zombie"], LeaseLost)  # it stopped instead of moving a checkpoint
+    landed = Counter(json.loads(line)["event_id"] for uri in list_files(f"{raw_root}/events", ".jsonl")
+                     for line in read_bytes(uri).decode().splitlines())
+    assert set(landed) == {e["event_id"] for e in events}  # nothing lost
+    assert max(landed.values()) == 1  # nothing landed twice
+    assert early["kinesis_records"] + late["kinesis_records"] == len(events)

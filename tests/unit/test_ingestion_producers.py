@@ -182,3 +182,14 @@ def test_encode_event_keys_by_tenant_and_entity():
     assert record.partition_key == "t#c9"
     assert json.loads(record.data)["payload"]["candidate_id"] == "c9"
     assert KINESIS_MAX_RECORDS == 500
+
+
+def test_eventbridge_source_follows_the_one_convention():
+    from common.config import EVENT_SOURCE_PREFIX
+    from ingestion.producers import event_source
+
+    record = encode_event({"event_id": "e", "event_type": "job_posted", "tenant_id": "t",
+                           "producer": "employer-service", "payload": {"job_id": "j"}})
+    assert record.source == f"{EVENT_SOURCE_PREFIX}employer-service"
+    assert event_source("marketplace.employer-service") == "marketplace.employer-service"  # never doubled
+    assert event_source(None).startswith(EVENT_SOURCE_PREFIX)
