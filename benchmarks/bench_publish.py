@@ -1,12 +1,20 @@
-"""Benchmark: DynamoDB publish throughput (items/s) of the BatchWriter against the configured endpoint.
+"""Benchmark: DynamoDB publish — a full publish (items/s) and a steady-day republish (items written).
 
-Writes synthetic match items (the real item shape: keys, components, explanations) into a scratch
-table with the serving table's key schema (`<table>-bench`, created and deleted here, so the serving
-table is never polluted), at several concurrency levels. Locally that is dynalite on 127.0.0.1 — a
-functional stand-in whose speed says little about DynamoDB's (which scales with provisioned or
-on-demand capacity); the retry counters show how often UnprocessedItems came back.
+Runs the publish core itself (`spark_jobs._publish_lists.write_changed_lists` + `_dynamo.write_pointers`,
+what each Spark partition of `spark_jobs.publish` runs) on synthetic ranked lists of the real item
+shape (K entries per candidate and per job, components and explanations), in `--writers` parallel
+processes (as Spark's Python workers would), into a scratch table with the serving table's key schema
+(`<table>-bench`, created and deleted here: the serving table is never touched).
 
-Usage: python benchmarks/bench_publish.py --items 20000 [--concurrency 1,4,8] --out .local/bench/publish.json
+1. full publish: every list is new → items/s of the list items, then pointers/s of the conditional
+   CURRENT pointer puts, at each `--concurrency` (BatchWriteItem calls in flight per writer);
+2. steady day: `--changed` (default 5 %) of the entities get a different list, and the same lists
+   are published again under the next publish sequence → what is written vs kept, and how long it took.
+
+Locally that is dynalite on 127.0.0.1 — a functional stand-in (single-threaded node) whose speed says
+little about DynamoDB's (which scales with partitions and capacity); the retry counters show how often
+UnprocessedItems came back. Usage:
+  python benchmarks/bench_publish.py --items 20000 [--k 20] [--writers 2] [--concurrency 4,8] --out .local/bench/publish.json
 """
 
 from __future__ import annotations
@@ -14,13 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 log = logging.getLogger("bench_publish")
+RUN_DATE = "2026-11-22"
 
 
 def scratch_table(ddb, name: str) -> None:
@@ -35,66 +46,148 @@ def scratch_table(ddb, name: str) -> None:
     ddb.get_waiter("table_exists").wait(TableName=name)
 
 
-def items(n: int, run_id: str):
-    from spark_jobs._dynamo import match_item
+def synthetic_lists(n_items: int, k: int, changed: frozenset = frozenset(), seed: int = 7):
+    """(n_items // k) entities, 2/3 candidates and 1/3 jobs, K entries each; `changed` entities differ."""
+    from spark_jobs._dynamo import EntityList
 
-    for i in range(n):
-        yield match_item(
-            {
-                "tenant_id": "bench", "candidate_id": f"C{i // 20:06d}", "job_id": f"J{i % 997:05d}",
-                "score": (i % 1000) / 1000, "semantic": 0.7, "skills": 0.5, "experience": 1.0, "location": 0.6,
-                "salary": 0.5, "matched_skills": ["Python (computer programming)", "SQL"],
-                "missing_essential": ["Apache Spark"], "missing_optional": [], "weights_version": "w1",
-                "model_version": "bench", "candidate_rank": i % 20 + 1, "job_rank": (i % 20 + 1) if i % 3 == 0 else None,
-            },
-            run_id,
-            expires_at=2_000_000_000,
-        )  # fmt: skip
+    n_entities = max(1, n_items // k)
+    n_candidates = max(1, 2 * n_entities // 3)
+    lists = []
+    for i in range(n_entities):
+        kind, entity, other = ("CAND", f"C{i:07d}", "J") if i < n_candidates else ("JOB", f"J{i:07d}", "C")
+        rng = random.Random(seed * 1_000_003 + i + (1 if i in changed else 0) * 7_919)
+        scores = sorted((round(rng.random(), 6) for _ in range(k)), reverse=True)
+        entries = [
+            {"rank": r + 1, "other_id": f"{other}{rng.randrange(10**6):07d}", "score": s, "semantic": 0.7,
+             "skills": 0.5, "experience": 1.0, "location": 0.6, "salary": 0.5,
+             "matched_skills": ["Python (computer programming)", "SQL"], "missing_essential": ["Apache Spark"],
+             "missing_optional": []}
+            for r, s in enumerate(scores)
+        ]  # fmt: skip
+        lists.append(EntityList("bench", kind, entity, entries, "w1", "bench"))
+    return lists
+
+
+def _publish_share(args):
+    """One writer process: publish its share of the lists, then return stats and pointers."""
+    client_kwargs, plan, n_items, k, changed, writer, writers = args
+    from spark_jobs._dynamo import dynamodb_client
+    from spark_jobs._publish_lists import write_changed_lists
+
+    share = synthetic_lists(n_items, k, changed)[writer::writers]
+    started = time.perf_counter()
+    stats, pointers = write_changed_lists(dynamodb_client(client_kwargs), plan, share)
+    return stats.as_dict(), pointers, time.perf_counter() - started
+
+
+def _write_pointer_share(args):
+    client_kwargs, table, pointers, concurrency = args
+    from spark_jobs._dynamo import dynamodb_client, write_pointers
+
+    return write_pointers(dynamodb_client(client_kwargs), table, pointers, concurrency=concurrency)
+
+
+def publish_once(pool, client_kwargs, plan, n_items, k, writers, changed=frozenset(), pointer_concurrency=8):
+    """Lists phase on every writer, then the pointers phase (the order spark_jobs.publish keeps)."""
+    from spark_jobs._publish_lists import ListStats
+
+    started = time.perf_counter()
+    shares = list(pool.map(_publish_share, [(client_kwargs, plan, n_items, k, changed, w, writers)
+                                            for w in range(writers)]))  # fmt: skip
+    lists_seconds = time.perf_counter() - started
+    stats = ListStats()
+    for part, _, _ in shares:
+        stats.add(part)
+    started = time.perf_counter()
+    outcomes = list(pool.map(_write_pointer_share, [(client_kwargs, plan.table, pointers, pointer_concurrency)
+                                                    for _, pointers, _ in shares]))  # fmt: skip
+    pointer_seconds = time.perf_counter() - started
+    pointers = sum(w for w, _ in outcomes)
+    return {
+        **stats.as_dict(),
+        "pointers_written": pointers,
+        "pointers_superseded": sum(s for _, s in outcomes),
+        "lists_seconds": round(lists_seconds, 2),
+        "pointer_seconds": round(pointer_seconds, 2),
+        "seconds": round(lists_seconds + pointer_seconds, 2),
+        "items_per_s": round(stats.items_written / lists_seconds, 1) if lists_seconds else None,
+        "pointers_per_s": round(pointers / pointer_seconds, 1) if pointer_seconds else None,
+    }
+
+
+def _plan(table, sequence, concurrency):
+    from spark_jobs._dynamo import make_generation, make_run_order
+    from spark_jobs._publish_lists import PublishPlan
+    from spark_jobs.publish import REFRESH_DAYS, expires_at_for
+
+    run_id = f"{RUN_DATE}Tbench"
+    return PublishPlan(table=table, run_id=run_id, generation=make_generation(run_id, sequence),
+                       run_order=make_run_order(RUN_DATE, sequence), expires_at=expires_at_for(RUN_DATE, 30),
+                       refresh_before=expires_at_for(RUN_DATE, REFRESH_DAYS), published_at="bench",
+                       concurrency=concurrency)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--items", type=int, default=20000)
-    parser.add_argument("--concurrency", default="1,4,8")
+    parser.add_argument("--items", type=int, default=20000, help="list items of a full publish")
+    parser.add_argument("--k", type=int, default=20)
+    parser.add_argument("--writers", type=int, default=2, help="parallel writer processes (Spark task slots)")
+    parser.add_argument("--concurrency", default="4,8", help="BatchWriteItem calls in flight per writer")
+    parser.add_argument("--changed", type=float, default=0.05, help="share of entities changed on the steady day")
     parser.add_argument("--out", default=".local/bench/publish.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    from tqdm import tqdm
 
     from common.aws import client
     from common.config import get_settings
-    from spark_jobs._dynamo import BatchWriter
 
     settings = get_settings()
     ddb = client("dynamodb")
     table = f"{settings.dynamodb_table}-bench"
-    results = []
+    client_kwargs = settings.boto3_kwargs("dynamodb")
+    n_entities = max(1, args.items // args.k)
+    changed = frozenset(random.Random(11).sample(range(n_entities), max(1, round(n_entities * args.changed))))
+    full, steady = [], None
     try:
-        for level in tqdm([int(c) for c in args.concurrency.split(",")], desc="concurrency levels"):
-            scratch_table(ddb, table)
-            start = time.perf_counter()
-            stats = BatchWriter(ddb, table, concurrency=level).write_all(items(args.items, f"bench-c{level}"))
-            seconds = time.perf_counter() - start
-            count = ddb.scan(TableName=table, Select="COUNT")["Count"] if args.items <= 50000 else None
-            results.append({"concurrency": level, "items": stats.items, "seconds": round(seconds, 2),
-                            "items_per_s": round(stats.items / seconds, 1), "batch_calls": stats.batches,
-                            "unprocessed_retries": stats.retries, "items_in_table": count})  # fmt: skip
+        with ProcessPoolExecutor(max_workers=args.writers) as pool:
+            for level in [int(c) for c in args.concurrency.split(",")]:
+                scratch_table(ddb, table)
+                result = publish_once(pool, client_kwargs, _plan(table, 1, level), args.items, args.k, args.writers)
+                result["items_in_table"] = ddb.scan(TableName=table, Select="COUNT")["Count"] if args.items <= 50000 else None
+                full.append({"concurrency": level, **result})
+            # Steady day on the last table: the same lists but `changed` entities, next publish sequence.
+            steady = publish_once(pool, client_kwargs, _plan(table, 2, level), args.items, args.k, args.writers,
+                                  changed=changed)  # fmt: skip
+            steady["concurrency"] = level
     finally:
         try:
             ddb.delete_table(TableName=table)
         except Exception:  # noqa: BLE001 - best effort clean-up of the scratch table
             log.warning("could not delete scratch table %s", table)
+
     endpoint = settings.endpoints.get("dynamodb") or "aws"
-    print(f"\nDynamoDB publish throughput ({endpoint}), {args.items} items, 25 per BatchWriteItem")
-    print(f"{'concurrency':>11} {'seconds':>8} {'items/s':>10} {'calls':>7} {'retries':>8} {'in table':>9}")
-    for r in results:
-        print(
-            f"{r['concurrency']:>11} {r['seconds']:>8} {r['items_per_s']:>10} {r['batch_calls']:>7} {r['unprocessed_retries']:>8} {str(r['items_in_table']):>9}"
-        )
+    print(f"\nDynamoDB publish ({endpoint}): {args.items} items = {n_entities} lists x K={args.k}, "
+          f"{args.writers} writer processes, 25 items per BatchWriteItem")  # fmt: skip
+    print(f"{'run':>12} {'conc':>5} {'lists wr/kept':>14} {'items':>7} {'items/s':>9} {'pointers/s':>10} "
+          f"{'seconds':>8} {'calls':>6} {'retries':>7}")  # fmt: skip
+    for name, r in [*(("full", r) for r in full), ("steady day", steady)]:
+        print(f"{name:>12} {r['concurrency']:>5} {str(r['lists_written']) + '/' + str(r['lists_kept']):>14} "
+              f"{r['items_written']:>7} {r['items_per_s']!s:>9} {r['pointers_per_s']!s:>10} {r['seconds']:>8} "
+              f"{r['batch_calls']:>6} {r['unprocessed_retries']:>7}")  # fmt: skip
+    best = max(full, key=lambda r: r["items_per_s"] or 0)
+    summary = {
+        "endpoint": endpoint, "items": args.items, "k": args.k, "writers": args.writers, "lists": n_entities,
+        "full_publish_items_per_s": best["items_per_s"], "full_publish_seconds": best["seconds"],
+        "steady_day_changed_share": args.changed, "steady_day_items_written": steady["items_written"],
+        "steady_day_items_kept": steady["items_kept"], "steady_day_lists_written": steady["lists_written"],
+        "steady_day_lists_kept": steady["lists_kept"], "steady_day_seconds": steady["seconds"],
+        "full": full, "steady_day": steady,
+    }  # fmt: skip
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"endpoint": endpoint, "items": args.items, "results": results}, indent=2))
-    print(f"JSON: {out}")
+    out.write_text(json.dumps(summary, indent=2))
+    print(f"steady day: {steady['items_written']} of {best['items_written']} items written "
+          f"({steady['lists_written']} lists written, {steady['lists_kept']} kept)\nJSON: {out}")  # fmt: skip
     return 0
 
 

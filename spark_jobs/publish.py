@@ -1,11 +1,18 @@
 """Publish an audited match run to the DynamoDB serving table, then announce it on EventBridge.
 
-Order matters (readers never see half a run): (1) every match item of the run, written from the
-Spark executors with BatchWriteItem + UnprocessedItems retry and bounded concurrency; (2) only then
-the CURRENT pointer of every candidate and job of the run (also those left without matches, so a
-closed job stops showing stale candidates); (3) one "MatchesReady" event; (4) the ledger says published.
-Only a run the quality gate marked `audited` is published (write-audit-publish). Re-publishing a run
-rewrites the same keys: idempotent.
+Every entity (candidate, job) of the run owns one ranked list; readers follow its CURRENT pointer to
+the *generation* holding that list (docs/contracts.md). A publish:
+1. refuses a run the quality gate did not audit, and keys serving cannot hold ('#', an empty id, a
+   tenant that is not a slug, a match whose candidate or job is not in the run's tenant profiles);
+2. takes the next publish sequence (an atomic counter): generation `<run_id>.p<seq>`, run order
+   `<run_date>#<seq>`; moves each tenant's run pointer forward — conditionally, so a backfill of an
+   older date finds a newer run served and leaves that tenant alone (nothing written);
+3. per Spark partition, diffs each entity's new list against the list its pointer names and writes
+   only the changed lists' items (BatchWriteItem, UnprocessedItems retry, bounded concurrency);
+4. only then the changed entities' pointers (conditional puts: a pointer never moves backwards);
+5. one MatchesReady event; the ledger says published. The counts say what was written and kept.
+Re-publishing a run with changed inputs writes a new generation: stale items are never read again
+and expire by TTL.
 
 CLI: python -m spark_jobs.publish --run-date 2026-11-22
 """
@@ -18,19 +25,38 @@ import datetime as dt
 import json
 import logging
 import time
+from functools import partial
 
 from common.config import get_settings
 from spark_jobs import _runs
-from spark_jobs._dynamo import BatchWriter, WriteStats, match_item, pointer_item
+from spark_jobs._dynamo import (
+    COMPONENTS,
+    ENTITY_PATTERN,
+    TENANT_PATTERN,
+    EntityList,
+    ServingKeyError,
+    advance_tenant_run,
+    dynamodb_client,
+    make_generation,
+    make_run_order,
+    next_publish_sequence,
+    write_pointers,
+)
 from spark_jobs._lake import check_run_date, read_profiles, utc_now
+from spark_jobs._publish_lists import ListStats, PublishPlan, write_changed_lists
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_DAYS = 30
+# A kept list is rewritten once its items have fewer days to live than this (TTL must never catch it).
+REFRESH_DAYS = 7
 DEFAULT_CONCURRENCY = 4
+POINTER_CONCURRENCY = 8
 # Not "marketplace.*": that prefix is routed to the ingestion landing queue (domain events only).
 EVENT_SOURCE = "platform.matching"
 EVENT_DETAIL_TYPE = "MatchesReady"
+ENTRY_FIELDS = ("rank", "other_id", "score", *COMPONENTS, "matched_skills", "missing_essential", "missing_optional")
+SIDES = (("candidate_to_job", "CAND", "candidate_id", "job_id"), ("job_to_candidate", "JOB", "job_id", "candidate_id"))
 
 
 class PublishBlocked(RuntimeError):
@@ -43,50 +69,94 @@ def expires_at_for(run_date: str, ttl_days: int) -> int:
     return calendar.timegm(day.timetuple())
 
 
-def pairs_from_matches(matches):
-    """Both directions' rows → one row per (tenant, candidate, job) with each direction's rank."""
+def run_entities(candidates, jobs):
+    """(tenant_id, kind, entity_id) of every profile of the run, matched or not."""
     from pyspark.sql import functions as F
 
-    c2j = F.col("direction") == "candidate_to_job"
-    j2c = F.col("direction") == "job_to_candidate"
-    carried = [
-        "score", "semantic", "skills", "experience", "location", "salary", "matched_skills",
-        "missing_essential", "missing_optional", "weights_version", "model_version",
-    ]  # fmt: skip
-    return matches.groupBy("tenant_id", "candidate_id", "job_id").agg(
-        F.min(F.when(c2j, F.col("rank"))).alias("candidate_rank"),
-        F.min(F.when(j2c, F.col("rank"))).alias("job_rank"),
-        *[F.first(F.col(c), ignorenulls=True).alias(c) for c in carried],
+    return (
+        candidates.select("tenant_id", F.lit("CAND").alias("kind"), F.col("candidate_id").alias("entity_id"))
+        .unionByName(jobs.select("tenant_id", F.lit("JOB").alias("kind"), F.col("job_id").alias("entity_id")))
+        .distinct()
     )
 
 
-def _dynamodb_client(client_kwargs: dict):
-    """Executor-side client from the driver's settings (executors may not share the driver's env)."""
-    import boto3
-    from botocore.config import Config
+def entity_lists(matches, entities):
+    """One row per entity: its ranked entries (array of structs, rank ascending; empty when unmatched).
 
-    retry = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=32)
-    return boto3.client("dynamodb", config=retry, **client_kwargs)
+    Each direction's rows become the owner's list: a candidate's jobs, a job's candidates. Entities of
+    the run without a match get an empty list, so a closed job's pointer moves to a list with nothing.
+    """
+    from pyspark.sql import functions as F
+
+    sides = [
+        matches.where(F.col("direction") == direction).select(
+            "tenant_id", F.lit(kind).alias("kind"), F.col(owner).alias("entity_id"),
+            F.col("rank").cast("int").alias("rank"), F.col(other).alias("other_id"),
+            *ENTRY_FIELDS[2:],
+        )
+        for direction, kind, owner, other in SIDES
+    ]  # fmt: skip
+    entries = (
+        sides[0]
+        .unionByName(sides[1])
+        .groupBy("tenant_id", "kind", "entity_id")
+        .agg(F.array_sort(F.collect_list(F.struct(*ENTRY_FIELDS))).alias("entries"))
+    )
+    lists = entities.join(entries, ["tenant_id", "kind", "entity_id"], "full_outer")
+    return lists.withColumn("entries", F.coalesce("entries", F.array().cast(entries.schema["entries"].dataType)))
 
 
-def _write_partition(
-    rows, *, table: str, run_id: str, expires_at: int | None, concurrency: int, kind: str, client_kwargs: dict
-):
-    """Runs on an executor: write one partition's items and yield its stats."""
-    published_at = utc_now().isoformat()
-    if kind == "match":
-        items = (match_item(row.asDict(), run_id, expires_at) for row in rows)
-    else:
-        items = (pointer_item(row.tenant_id, row.kind, row.entity_id, run_id, published_at) for row in rows)
-    stats = BatchWriter(_dynamodb_client(client_kwargs), table, concurrency=concurrency).write_all(items)
-    yield stats.as_dict()
+def invalid_serving_keys(matches, entities, limit: int = 5) -> list[str]:
+    """Problems that keep a run out of serving, with examples (empty: every key is servable).
+
+    A tenant id must be a slug and no id may hold '#' (the key separator); every match's candidate and
+    job must be a profile of the same tenant in this run (an unknown tenant or a cross-tenant pair).
+    """
+    from pyspark.sql import functions as F
+
+    def bad(column, pattern):
+        return F.col(column).isNull() | ~F.col(column).rlike(f"^{pattern}$")
+
+    problems = []
+    checks = [
+        ("tenant ids", entities.unionByName(matches.select("tenant_id", F.lit("-").alias("kind"),
+                                                           F.lit("-").alias("entity_id"))),
+         bad("tenant_id", TENANT_PATTERN), "tenant_id"),
+        ("entity ids", entities, bad("entity_id", ENTITY_PATTERN), "entity_id"),
+        ("matched candidate ids", matches, bad("candidate_id", ENTITY_PATTERN), "candidate_id"),
+        ("matched job ids", matches, bad("job_id", ENTITY_PATTERN), "job_id"),
+    ]  # fmt: skip
+    for what, df, condition, column in checks:
+        examples = [r[0] for r in df.where(condition).select(column).distinct().limit(limit).collect()]
+        if examples:
+            problems.append(f"{what} that cannot be serving keys: {examples}")
+    for kind, column in (("CAND", "candidate_id"), ("JOB", "job_id")):
+        known = entities.where(F.col("kind") == kind).select("tenant_id", F.col("entity_id").alias(column))
+        unknown = matches.select("tenant_id", column).distinct().join(known, ["tenant_id", column], "left_anti")
+        examples = [f"{r.tenant_id}/{r[column]}" for r in unknown.limit(limit).collect()]
+        if examples:
+            problems.append(f"matched {column}s that are not profiles of their tenant in this run: {examples}")
+    return problems
 
 
-def _write_with_spark(df, **kwargs) -> WriteStats:
-    total = WriteStats()
-    for part in df.rdd.mapPartitions(lambda rows: _write_partition(rows, **kwargs)).collect():
-        total.add(WriteStats(**part))
-    return total
+def _entity(row, weights_version, model_version) -> EntityList:
+    return EntityList(row.tenant_id, row.kind, row.entity_id, [e.asDict() for e in row.entries],
+                      weights_version, model_version)  # fmt: skip
+
+
+def _publish_partition(rows, *, plan: PublishPlan, client_kwargs: dict, versions: tuple):
+    """Runs on an executor: write this partition's changed lists; yield its stats, then its pointers."""
+    client = dynamodb_client(client_kwargs)
+    stats, pointers = write_changed_lists(client, plan, (_entity(row, *versions) for row in rows))
+    yield ("stats", stats.as_dict())
+    for pointer in pointers:
+        yield ("pointer", pointer)
+
+
+def _pointer_partition(records, *, table: str, client_kwargs: dict):
+    written, superseded = write_pointers(dynamodb_client(client_kwargs), table, (p for _, p in records),
+                                         concurrency=POINTER_CONCURRENCY)  # fmt: skip
+    yield (written, superseded)
 
 
 def announce(run: dict, tenants: dict[str, int], event_client=None) -> str:
@@ -124,6 +194,7 @@ def run(
     spark=None,
 ) -> dict:
     """Publish the audited run of ``run_date``; returns counts for the run summary."""
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     from spark_jobs.session import get_spark
@@ -138,43 +209,76 @@ def run(
         raise PublishBlocked(f"run {run_id} is {status}; only a run the quality gate audited is published")
 
     started = time.perf_counter()
-    matches = _runs.read_run_matches(spark, run_id)
-    pairs = pairs_from_matches(matches).cache()
-    common = {
-        "table": settings.dynamodb_table,
-        "run_id": run_id,
-        "concurrency": concurrency,
-        "client_kwargs": settings.boto3_kwargs("dynamodb"),
-    }
-    item_stats = _write_with_spark(
-        pairs, expires_at=expires_at_for(run_date, ttl_days), kind="match", **common
-    )
-    log.info("wrote %d match items for run %s", item_stats.items, run_id)
+    matches = _runs.read_run_matches(spark, run_id).cache()
+    entities = run_entities(read_profiles(spark, "candidate", run_date), read_profiles(spark, "job", run_date))
+    problems = invalid_serving_keys(matches, entities)
+    if problems:
+        raise ServingKeyError(f"run {run_id} cannot be published: " + "; ".join(problems))
 
-    # Pointers go last, for every entity of the run's input, matched or not.
-    candidates = read_profiles(spark, "candidate", run_date).select(
-        "tenant_id", F.lit("CAND").alias("kind"), F.col("candidate_id").alias("entity_id")
-    )
-    jobs = read_profiles(spark, "job", run_date).select(
-        "tenant_id", F.lit("JOB").alias("kind"), F.col("job_id").alias("entity_id")
-    )
-    entities = candidates.unionByName(jobs).distinct()
-    pointer_stats = _write_with_spark(entities, expires_at=None, kind="pointer", **common)
+    table, client_kwargs = settings.dynamodb_table, settings.boto3_kwargs("dynamodb")
+    client = dynamodb_client(client_kwargs)
+    sequence = next_publish_sequence(client, table)
+    published_at = utc_now().isoformat()
+    plan = PublishPlan(
+        table=table, run_id=run_id, generation=make_generation(run_id, sequence),
+        run_order=make_run_order(run_date, sequence), expires_at=expires_at_for(run_date, ttl_days),
+        refresh_before=expires_at_for(run_date, REFRESH_DAYS), published_at=published_at, concurrency=concurrency,
+    )  # fmt: skip
+    tenants = sorted(r.tenant_id for r in entities.select("tenant_id").distinct().collect())
+    # A tenant whose run pointer is already at a newer run is not touched at all: a backfill never
+    # rolls serving back, also for entities whose kept lists were written before the backfilled date.
+    served = [t for t in tenants if advance_tenant_run(client, table, t, run_id=run_id, run_order=plan.run_order,
+                                                       published_at=published_at)]  # fmt: skip
+    superseded_tenants = [t for t in tenants if t not in served]
+    if superseded_tenants:
+        log.warning("run %s: a newer run is served for tenants %s; left alone", run_id, superseded_tenants)
 
-    by_tenant = {r.tenant_id: r.n for r in pairs.groupBy("tenant_id").agg(F.count("*").alias("n")).collect()}
-    event_id = announce(ledger, by_tenant)
-    _runs.set_status(spark, run_id, "published", f"{item_stats.items} items, event {event_id}")
+    stats = ListStats()
+    pointers_written = pointers_superseded = 0
+    if served:
+        lists = entity_lists(matches, entities.where(F.col("tenant_id").isin(served)))
+        lists = lists.where(F.col("tenant_id").isin(served)).repartition(spark.sparkContext.defaultParallelism)
+        versions = (ledger.get("weights_version"), ledger.get("model_version"))
+        written = lists.rdd.mapPartitions(
+            partial(_publish_partition, plan=plan, client_kwargs=client_kwargs, versions=versions)
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        for part in written.filter(lambda r: r[0] == "stats").map(lambda r: r[1]).collect():
+            stats.add(part)
+        log.info("run %s: %s", run_id, stats.as_dict())
+        # Pointers last: every changed list's items are in before any reader is sent to them.
+        pointers = written.filter(lambda r: r[0] == "pointer")
+        for ok, lost in pointers.mapPartitions(partial(_pointer_partition, table=table,
+                                                       client_kwargs=client_kwargs)).collect():  # fmt: skip
+            pointers_written, pointers_superseded = pointers_written + ok, pointers_superseded + lost
+        written.unpersist()
     seconds = time.perf_counter() - started
-    pairs.unpersist()
+
+    pairs = matches.where(F.col("tenant_id").isin(served)).select("tenant_id", "candidate_id", "job_id").distinct()
+    by_tenant = {r.tenant_id: r.n for r in pairs.groupBy("tenant_id").agg(F.count("*").alias("n")).collect()}
+    event_id = announce(ledger, by_tenant) if served else None
+    detail = (f"generation {plan.generation}: {stats.lists_written} lists written, {stats.lists_kept} kept"
+              + (f"; newer run served for {superseded_tenants}" if superseded_tenants else "")
+              + (f", event {event_id}" if event_id else ""))  # fmt: skip
+    _runs.set_status(spark, run_id, "published", detail)
+    match_rows = matches.count()
+    matches.unpersist()
     return {
         "run_id": run_id,
-        "match_rows": matches.count(),
-        "items_written": item_stats.items,
-        "pointers_written": pointer_stats.items,
-        "batch_calls": item_stats.batches + pointer_stats.batches,
-        "unprocessed_retries": item_stats.retries + pointer_stats.retries,
-        "tenants": len(by_tenant),
-        "items_per_s": round(item_stats.items / seconds, 1) if seconds else None,
+        "generation": plan.generation,
+        "match_rows": match_rows,
+        "lists_written": stats.lists_written,
+        "lists_refreshed": stats.lists_refreshed,
+        "lists_kept": stats.lists_kept,
+        "lists_superseded": stats.lists_superseded,
+        "items_written": stats.items_written,
+        "items_kept": stats.items_kept,
+        "pointers_written": pointers_written,
+        "pointers_superseded": pointers_superseded,
+        "batch_calls": stats.batch_calls,
+        "unprocessed_retries": stats.unprocessed_retries,
+        "tenants": len(served),
+        "tenants_superseded": superseded_tenants,
+        "items_per_s": round(stats.items_written / seconds, 1) if seconds else None,
         "event_id": event_id,
     }
 

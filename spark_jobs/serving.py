@@ -1,12 +1,16 @@
 """Read API over the serving table: a candidate's top jobs / a job's top candidates, with explanations.
 
-Each read is one GetItem (the entity's CURRENT run pointer) plus one Query on that run's prefix with
-Limit=K: ascending sort key = descending score, so the first page is the top-K. Nothing here needs
-Spark; the notification service and the web app can import it as is.
+Each read is one GetItem (the entity's CURRENT pointer, which names the generation holding its list)
+plus one Query on that generation's prefix with Limit=K: the sort key carries the rank, so the first
+page is the top-K in order, and no item of another generation (a replaced run) is ever read. The ids
+are checked before any key is built ('#' is refused), and a tenant that never had a run published is
+an `UnknownTenant` error, not an empty answer. Nothing here needs Spark; the notification service and
+the web app can import it as is.
 
 CLI:
   python -m spark_jobs.serving top-matches --candidate C123 --tenant acme [-k 10]
   python -m spark_jobs.serving top-candidates --job J9 --tenant acme [-k 10]
+Exit status: 0 served, 1 the entity has no published list, 2 bad or unknown tenant/id.
 """
 
 from __future__ import annotations
@@ -17,7 +21,16 @@ import sys
 from dataclasses import asdict, dataclass, field
 
 from common.config import get_settings
-from spark_jobs._dynamo import COMPONENTS, candidate_pk, job_pk, run_prefix
+from spark_jobs._dynamo import (
+    COMPONENTS,
+    POINTER_SK,
+    ServingKeyError,
+    UnknownTenant,
+    candidate_pk,
+    generation_prefix,
+    job_pk,
+    tenant_run,
+)
 
 
 @dataclass
@@ -37,8 +50,9 @@ class TopMatches:
     tenant_id: str
     entity: str  # "candidate" | "job"
     entity_id: str
-    run_id: str | None  # None: the entity has no published run
+    run_id: str | None  # the run that wrote the served list; None: the entity has no published list
     matches: list[Match]
+    generation: str | None = None
 
 
 def _attr(item: dict, name: str):
@@ -67,50 +81,45 @@ def _to_match(item: dict, rank: int) -> Match:
     )
 
 
-def current_run(dynamodb, table: str, pk: str) -> str | None:
-    response = dynamodb.get_item(
-        TableName=table, Key={"PK": {"S": pk}, "SK": {"S": "CURRENT"}}, ConsistentRead=True
-    )
-    item = response.get("Item")
-    return item["run_id"]["S"] if item else None
+def current_pointer(dynamodb, table: str, pk: str) -> dict | None:
+    response = dynamodb.get_item(TableName=table, Key={"PK": {"S": pk}, "SK": {"S": POINTER_SK}}, ConsistentRead=True)
+    return response.get("Item")
 
 
 def top_jobs_for_candidate(tenant_id: str, candidate_id: str, k: int = 10, dynamodb=None) -> TopMatches:
-    """A candidate's top-K jobs of its CURRENT run: one Query on the table's primary key."""
-    return _top_of_current_run(
-        tenant_id, "candidate", candidate_id, candidate_pk(tenant_id, candidate_id), ("PK", "SK", None), k, dynamodb
-    )
+    """A candidate's top-K jobs from the generation its CURRENT pointer names."""
+    return _top_of_current_list(tenant_id, "candidate", candidate_id, candidate_pk(tenant_id, candidate_id), k,
+                                dynamodb)  # fmt: skip
 
 
 def top_candidates_for_job(tenant_id: str, job_id: str, k: int = 10, dynamodb=None) -> TopMatches:
-    """A job's top-K candidates of its CURRENT run: one Query on the gsi1 index."""
-    return _top_of_current_run(
-        tenant_id, "job", job_id, job_pk(tenant_id, job_id), ("GSI1PK", "GSI1SK", "gsi1"), k, dynamodb
-    )
+    """A job's top-K candidates from the generation its CURRENT pointer names."""
+    return _top_of_current_list(tenant_id, "job", job_id, job_pk(tenant_id, job_id), k, dynamodb)
 
 
-def _top_of_current_run(tenant_id, side, entity_id, pk, keys, k, dynamodb) -> TopMatches:
-    """Follow the entity's CURRENT pointer, then read that run's items in sort-key (score) order."""
+def _top_of_current_list(tenant_id, side, entity_id, pk, k, dynamodb) -> TopMatches:
     from common.aws import client
 
     dynamodb = dynamodb or client("dynamodb")
     table = get_settings().dynamodb_table
-    run_id = current_run(dynamodb, table, pk)
-    if run_id is None:
+    pointer = current_pointer(dynamodb, table, pk)
+    if pointer is None or "generation" not in pointer:  # none yet, or a pointer of the older layout
+        if tenant_run(dynamodb, table, tenant_id) is None:
+            raise UnknownTenant(f"unknown tenant {tenant_id!r}: no match run was ever published for it in {table}")
         return TopMatches(tenant_id, side, entity_id, None, [])
-    pk_attr, sk_attr, index = keys
-    query = {
-        "TableName": table,
-        "KeyConditionExpression": f"{pk_attr} = :pk AND begins_with({sk_attr}, :run)",
-        "ExpressionAttributeValues": {":pk": {"S": pk}, ":run": {"S": run_prefix(run_id)}},
-        "ScanIndexForward": True,
-        "Limit": k,
-    }
-    if index:
-        query["IndexName"] = index
-    response = dynamodb.query(**query)
-    matches = [_to_match(item, i + 1) for i, item in enumerate(response.get("Items", []))]
-    return TopMatches(tenant_id, side, entity_id, run_id, matches)
+    generation, run_id = pointer["generation"]["S"], pointer["run_id"]["S"]
+    matches: list[Match] = []
+    if int(pointer.get("items", {}).get("N", "1")) and k > 0:
+        response = dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :gen)",
+            ExpressionAttributeValues={":pk": {"S": pk}, ":gen": {"S": generation_prefix(generation)}},
+            ScanIndexForward=True,
+            Limit=k,
+            ConsistentRead=True,
+        )
+        matches = [_to_match(item, i + 1) for i, item in enumerate(response.get("Items", []))]
+    return TopMatches(tenant_id, side, entity_id, run_id, matches, generation)
 
 
 def render(result: TopMatches) -> str:
@@ -148,10 +157,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("-k", type=int, default=10)
         p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
-    if args.command == "top-matches":
-        result = top_jobs_for_candidate(args.tenant, args.candidate, args.k)
-    else:
-        result = top_candidates_for_job(args.tenant, args.job, args.k)
+    try:
+        if args.command == "top-matches":
+            result = top_jobs_for_candidate(args.tenant, args.candidate, args.k)
+        else:
+            result = top_candidates_for_job(args.tenant, args.job, args.k)
+    except (ServingKeyError, UnknownTenant) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(asdict(result), indent=2) if args.json else render(result))
     return 0 if result.run_id else 1
 

@@ -1,4 +1,6 @@
-"""Serving-table keys, the BatchWriteItem retry path (botocore Stubber) and the read API rendering."""
+"""Serving-table keys and items, key validation, the diff decision, the BatchWriteItem retry path
+(botocore Stubber) and the read API (Stubber). Against real dynalite: tests/integration/test_serving_generations.py.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +10,17 @@ from botocore.stub import Stubber
 
 from spark_jobs._dynamo import (
     BatchWriter,
+    EntityList,
     PublishError,
-    candidate_sk,
-    inverted_score,
-    job_gsi_sk,
-    match_item,
+    ServingKeyError,
+    candidate_pk,
+    entity_pk,
+    list_items,
+    list_sk,
+    make_generation,
+    make_run_order,
     pointer_item,
+    tenant_run_pk,
 )
 
 pytestmark = pytest.mark.unit
@@ -23,57 +30,116 @@ def _client():
     return boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 
 
-def test_inverted_score_sorts_descending_by_score():
-    scores = [0.0, 0.25, 0.5, 0.999999, 1.0, 0.123456]
-    keys = [inverted_score(s) for s in scores]
-    assert all(len(k) == 7 for k in keys)
-    assert inverted_score(1.0) == "0000000" and inverted_score(0.0) == "1000000"
-    ascending_keys = sorted(zip(keys, scores, strict=True))
-    assert [s for _, s in ascending_keys] == sorted(scores, reverse=True)
-
-
-def test_inverted_score_clamps_and_handles_null():
-    assert inverted_score(None) == inverted_score(0.0)
-    assert inverted_score(1.7) == inverted_score(1.0)
-    assert inverted_score(-0.2) == inverted_score(0.0)
-
-
-def test_sort_keys_follow_the_contract():
-    assert candidate_sk("2026-11-22Tw1", 0.75, "J1") == "RUN#2026-11-22Tw1#S#0250000#JOB#J1"
-    assert job_gsi_sk("2026-11-22Tw1", 0.75, "C1") == "RUN#2026-11-22Tw1#S#0250000#CAND#C1"
-
-
-def _pair(**over):
-    pair = {
-        "tenant_id": "acme", "candidate_id": "C1", "job_id": "J1", "score": 0.8123456,
-        "semantic": 0.7, "skills": 0.9, "experience": 1.0, "location": 0.5, "salary": None,
-        "matched_skills": ["python"], "missing_essential": ["sql"], "missing_optional": [],
-        "weights_version": "w1", "model_version": "hashing-v1-384", "candidate_rank": 3, "job_rank": None,
+def _entry(rank=1, other="J1", **over):
+    entry = {
+        "rank": rank, "other_id": other, "score": 0.8123456, "semantic": 0.7, "skills": 0.9, "experience": 1.0,
+        "location": 0.5, "salary": None, "matched_skills": ["python"], "missing_essential": ["sql"],
+        "missing_optional": [],
     }  # fmt: skip
-    pair.update(over)
-    return pair
+    entry.update(over)
+    return entry
 
 
-def test_match_item_in_candidate_topk_only_has_no_gsi_keys():
-    item = match_item(_pair(), "R", expires_at=1_800_000_000)
-    assert item["PK"] == {"S": "T#acme#CAND#C1"}
-    assert item["SK"]["S"].startswith("RUN#R#S#0187654#JOB#J1")
-    assert "GSI1PK" not in item and item["rank"] == {"N": "3"}
+def _list(entries=None, kind="CAND", entity="C1", tenant="acme", **versions):
+    entries = [_entry()] if entries is None else entries
+    return EntityList(tenant, kind, entity, entries, versions.get("wv", "w1"), versions.get("mv", "m1"))
+
+
+def test_keys_follow_the_contract():
+    assert candidate_pk("acme", "C1") == "T#acme#CAND#C1"
+    assert entity_pk("acme", "JOB", "J1") == "T#acme#JOB#J1" and tenant_run_pk("acme") == "T#acme#RUN"
+    gen = make_generation("2026-11-22Tw1", 7)
+    assert gen == "2026-11-22Tw1.p7"
+    assert list_sk(gen, 3, "CAND", "J1") == "G#2026-11-22Tw1.p7#R#00003#JOB#J1"
+    assert list_sk(gen, 12, "JOB", "C1") == "G#2026-11-22Tw1.p7#R#00012#CAND#C1"
+
+
+def test_list_sort_keys_sort_by_rank():
+    keys = [list_sk("g", rank, "CAND", f"J{rank}") for rank in (10, 2, 1, 100, 20)]
+    assert [int(k.split("#")[3]) for k in sorted(keys)] == [1, 2, 10, 20, 100]
+
+
+def test_run_order_sorts_by_date_then_publish_sequence():
+    orders = [make_run_order("2026-11-22", 5), make_run_order("2026-11-21", 9), make_run_order("2026-11-22", 12)]
+    assert sorted(orders) == [orders[1], orders[0], orders[2]]  # a backfill (11-21) sorts below, always
+
+
+@pytest.mark.parametrize("tenant, entity", [("ac#me", "C1"), ("acme", "C#1"), ("", "C1"), ("acme", ""),
+                                            (" acme", "C1"), ("acme", None), (None, "C1")])
+def test_separators_and_empty_ids_never_become_keys(tenant, entity):
+    with pytest.raises(ServingKeyError):
+        candidate_pk(tenant, entity)
+
+
+def test_a_list_item_in_a_matched_job_names_both_sides():
+    item = list_items(_list(), "g1", "R", expires_at=1_800_000_000)[0]
+    assert item["PK"] == {"S": "T#acme#CAND#C1"} and item["SK"] == {"S": "G#g1#R#00001#JOB#J1"}
+    assert item["tenant_id"] == {"S": "acme"}  # tenant on every record, not only in the key
+    assert item["candidate_id"] == {"S": "C1"} and item["job_id"] == {"S": "J1"} and item["rank"] == {"N": "1"}
     assert "salary" not in item  # null component omitted, not written as 0
-    assert item["expires_at"] == {"N": "1800000000"}
+    assert item["score"] == {"N": "0.812346"} and item["expires_at"] == {"N": "1800000000"}
     assert item["missing_essential"] == {"L": [{"S": "sql"}]}
+    job_item = list_items(_list(kind="JOB", entity="J1", entries=[_entry(other="C9")]), "g1", "R", 1)[0]
+    assert job_item["PK"] == {"S": "T#acme#JOB#J1"} and job_item["SK"]["S"].endswith("#CAND#C9")
+    assert job_item["job_id"] == {"S": "J1"} and job_item["candidate_id"] == {"S": "C9"}
 
 
-def test_match_item_in_job_topk_gets_sparse_gsi_keys():
-    item = match_item(_pair(candidate_rank=None, job_rank=1), "R", expires_at=1)
-    assert item["GSI1PK"] == {"S": "T#acme#JOB#J1"}
-    assert item["GSI1SK"]["S"] == "RUN#R#S#0187654#CAND#C1"
-    assert "rank" not in item and item["job_rank"] == {"N": "1"}
+def test_a_matched_id_with_a_separator_is_refused_in_the_item():
+    with pytest.raises(ServingKeyError, match="J#1"):
+        list_items(_list(entries=[_entry(other="J#1")]), "g1", "R", 1)
 
 
-def test_pointer_item_has_no_ttl():
-    item = pointer_item("acme", "JOB", "J1", "R", "2026-11-22T00:00:00")
-    assert item["SK"] == {"S": "CURRENT"} and item["run_id"] == {"S": "R"} and "expires_at" not in item
+def test_digest_changes_with_what_a_reader_sees_and_not_otherwise():
+    base = _list([_entry(1, "J1"), _entry(2, "J2", score=0.5)])
+    assert base.digest == _list([_entry(1, "J1"), _entry(2, "J2", score=0.5)]).digest
+    assert base.digest == _list([_entry(1, "J1", score=0.81234561), _entry(2, "J2", score=0.5)]).digest  # 1e-6
+    for changed in (
+        _list([_entry(1, "J1"), _entry(2, "J3", score=0.5)]),  # another job
+        _list([_entry(1, "J1"), _entry(2, "J2", score=0.4)]),  # another score
+        _list([_entry(1, "J1"), _entry(2, "J2", score=0.5, missing_optional=["x"])]),  # explanation
+        _list([_entry(1, "J1")]),  # shorter
+        _list([_entry(1, "J1"), _entry(2, "J2", score=0.5)], mv="m2"),  # another model
+    ):
+        assert changed.digest != base.digest
+
+
+def test_pointer_names_its_generation_and_has_no_ttl():
+    item = pointer_item(_list(), generation="g1", run_id="R", run_order="o", expires_at=99, published_at="t")
+    assert item["SK"] == {"S": "CURRENT"} and item["generation"] == {"S": "g1"} and item["run_id"] == {"S": "R"}
+    assert item["items"] == {"N": "1"} and item["list_expires_at"] == {"N": "99"} and "expires_at" not in item
+    assert item["digest"] == {"S": _list().digest}
+
+
+def _plan(**over):
+    from spark_jobs._publish_lists import PublishPlan
+
+    values = {"table": "t", "run_id": "R2", "generation": "R2.p5", "run_order": make_run_order("2026-11-22", 5),
+              "expires_at": 2000, "refresh_before": 1000, "published_at": "now"}  # fmt: skip
+    values.update(over)
+    return PublishPlan(**values)
+
+
+@pytest.mark.parametrize("pointer_over, expected", [
+    (None, "write"),
+    ({}, "keep"),
+    ({"digest": {"S": "other"}}, "write"),
+    ({"list_expires_at": {"N": "999"}}, "refresh"),  # its items expire before the refresh horizon
+    ({"run_order": {"S": make_run_order("2026-11-22", 6)}}, "superseded"),  # a newer publish holds it
+    ({"run_order": {"S": make_run_order("2026-11-23", 1)}}, "superseded"),
+    ("legacy", "write"),  # a pointer of the older layout (run_id only)
+])  # fmt: skip
+def test_diff_decision_from_the_current_pointer(pointer_over, expected):
+    from spark_jobs._publish_lists import decide
+
+    entity = _list()
+    pointer = None
+    if pointer_over == "legacy":
+        pointer = {"PK": {"S": entity.pk}, "SK": {"S": "CURRENT"}, "run_id": {"S": "R1"}}
+    elif pointer_over is not None:
+        pointer = pointer_item(entity, generation="R1.p4", run_id="R1", run_order=make_run_order("2026-11-21", 4),
+                               expires_at=1500, published_at="then")  # fmt: skip
+        pointer.update(pointer_over)
+    assert decide(entity, pointer, _plan()) == expected
 
 
 def _items(n):
@@ -149,27 +215,69 @@ def test_batch_over_limit_is_refused():
         BatchWriter(_client(), "t").write_batch(_items(26))
 
 
-def test_read_api_follows_the_current_pointer_and_renders_explanations():
+def test_read_api_follows_the_pointer_to_its_generation_and_renders_explanations():
     from spark_jobs import serving
 
     client = _client()
-    item = match_item(_pair(), "2026-11-22Tw1", expires_at=1)
+    entity = _list([_entry(1, "J1"), _entry(2, "J2", score=0.5)])
+    items = list_items(entity, "R.p3", "R", expires_at=1)
+    pointer = pointer_item(entity, generation="R.p3", run_id="R", run_order="o", expires_at=1, published_at="x")
     with Stubber(client) as stub:
-        stub.add_response("get_item", {"Item": pointer_item("acme", "CAND", "C1", "2026-11-22Tw1", "x")})
-        stub.add_response("query", {"Items": [item], "Count": 1})
+        stub.add_response("get_item", {"Item": pointer})
+        stub.add_response("query", {"Items": items, "Count": 2}, {
+            "TableName": "marketplace-matches", "KeyConditionExpression": "PK = :pk AND begins_with(SK, :gen)",
+            "ExpressionAttributeValues": {":pk": {"S": "T#acme#CAND#C1"}, ":gen": {"S": "G#R.p3#R#"}},
+            "ScanIndexForward": True, "Limit": 5, "ConsistentRead": True})  # fmt: skip
         result = serving.top_jobs_for_candidate("acme", "C1", k=5, dynamodb=client)
-    assert result.run_id == "2026-11-22Tw1" and result.matches[0].job_id == "J1"
+        stub.assert_no_pending_responses()
+    assert result.run_id == "R" and result.generation == "R.p3" and [m.job_id for m in result.matches] == ["J1", "J2"]
     assert result.matches[0].score == pytest.approx(0.812346)
     text = serving.render(result)
     assert "J1" in text and "matched: python" in text and "missing essential: sql" in text
 
 
-def test_read_api_without_pointer_reports_no_run():
+def test_read_api_of_an_empty_list_reads_no_items():
+    from spark_jobs import serving
+
+    client = _client()
+    pointer = pointer_item(_list([], kind="JOB", entity="J3"), generation="R.p3", run_id="R", run_order="o",
+                           expires_at=1, published_at="x")  # fmt: skip
+    with Stubber(client) as stub:
+        stub.add_response("get_item", {"Item": pointer})  # and no Query: the pointer says 0 items
+        result = serving.top_candidates_for_job("acme", "J3", dynamodb=client)
+    assert result.run_id == "R" and result.matches == []
+    assert "no matches in this run" in serving.render(result)
+
+
+def test_read_api_without_pointer_reports_no_run_for_a_known_tenant():
     from spark_jobs import serving
 
     client = _client()
     with Stubber(client) as stub:
         stub.add_response("get_item", {})
+        stub.add_response("get_item", {"Item": {"PK": {"S": "T#acme#RUN"}, "SK": {"S": "CURRENT"}}})
         result = serving.top_candidates_for_job("acme", "J404", dynamodb=client)
     assert result.run_id is None and result.matches == []
     assert "no published match run" in serving.render(result)
+
+
+def test_read_api_names_an_unknown_tenant():
+    from spark_jobs import serving
+    from spark_jobs._dynamo import UnknownTenant
+
+    client = _client()
+    with Stubber(client) as stub:
+        stub.add_response("get_item", {})
+        stub.add_response("get_item", {}, {"TableName": "marketplace-matches", "ConsistentRead": True,
+                                           "Key": {"PK": {"S": "T#initech#RUN"}, "SK": {"S": "CURRENT"}}})
+        with pytest.raises(UnknownTenant, match="unknown tenant 'initech'"):
+            serving.top_jobs_for_candidate("initech", "C1", dynamodb=client)
+
+
+@pytest.mark.parametrize("tenant, entity", [("ac#me", "C1"), ("acme", "C#1")])
+def test_read_api_refuses_a_separator_before_any_call(tenant, entity):
+    from spark_jobs import serving
+
+    client = _client()
+    with Stubber(client), pytest.raises(ServingKeyError, match="'#'"):  # no response queued: no call allowed
+        serving.top_jobs_for_candidate(tenant, entity, dynamodb=client)
