@@ -52,3 +52,12 @@ def list_files(uri: str, suffix: str = "") -> list[str]:
         for info in infos
         if info.type == pafs.FileType.File and info.path.endswith(suffix) and not info.base_name.startswith(".")
     )
+
+
+def delete(uri: str) -> None:
+    """Remove one file (missing is fine: a re-run of whatever deleted it)."""
+    filesystem, path = _filesystem(uri)
+    try:
+        filesystem.delete_file(path)
+    except FileNotFoundError:
+        pass

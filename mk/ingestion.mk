@@ -4,13 +4,16 @@ INGEST_RUN_DATE = $(or $(RUN_DATE),$(shell date -u -d yesterday +%F))
 BENCH_EVENTS ?= 20000
 SIM_FLAGS ?=
 
-.PHONY: simulate land bronze-silver bench-ingest ingestion-schemas ingestion-bundle test-ingestion
+.PHONY: simulate land redrive bronze-silver bench-ingest ingestion-schemas ingestion-bundle test-ingestion test-faults
 
 simulate: install-jobs services-up ## Simulate one marketplace day into Kinesis + EventBridge (RUN_DATE, SEED, SCALE=small|medium|large|<events>, SIM_FLAGS="--resumes-csv …")
 	$(JOBS_PY) -m ingestion.simulator --run-date $(INGEST_RUN_DATE) --seed $(SEED) --scale $(SCALE) $(SIM_FLAGS)
 
 land: install-jobs services-up ## Drain Kinesis + the EventBridge landing queue into raw/ (Firehose layout, checkpointed)
 	$(JOBS_PY) -m ingestion.landing --run-date $(INGEST_RUN_DATE)
+
+redrive: install-jobs ## Re-route RUN_DATE's window of raw/errors with today's rules, land what routes now, rebuild bronze/silver (re-validates quarantine)
+	$(JOBS_PY) -m ingestion.redrive --run-date $(INGEST_RUN_DATE) --bronze-silver
 
 bronze-silver: install-jobs ## raw → bronze → silver + quarantine (Spark) for RUN_DATE's event-time window
 	$(JOBS_PY) -m spark_jobs.bronze_to_silver --run-date $(INGEST_RUN_DATE)
@@ -23,6 +26,9 @@ ingestion-schemas: install-jobs ## Regenerate the JSON Schemas of the event cont
 
 ingestion-bundle: install-jobs ## Rebuild ingestion/data/ from ../shared/data/usajobs (public domain titles)
 	$(JOBS_PY) -m ingestion.bundle --usajobs ../shared/data/usajobs/usajobs_2025_titles_series.csv
+
+test-faults: install-jobs node_modules/.installed ## Fault injection end to end (throttling, kills, midnight, surrogate, additive field, two landers); prints events in = silver + quarantined + duplicates
+	$(JOBS_PY) -m pytest -q -s -p no:cacheprovider tests/integration/test_ingestion_faults.py
 
 test-ingestion: install-jobs node_modules/.installed ## Unit + integration tests of the ingestion area
 	$(JOBS_PY) -m pytest -q tests/unit/test_ingestion_*.py tests/integration/test_ingestion_*.py
