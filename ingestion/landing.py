@@ -325,15 +325,23 @@ def run_landing(
     sqs = aws_client("sqs")
     try:
         state.ensure_table()
-        counts = land_kinesis(aws_client("kinesis"), stream_name, new_buffer, state, not_before, lookback_days,
-                              parallel_shards)
-        counts += land_sqs(sqs, queue_name, queue_buffer, state, not_before, lookback_days, visibility_timeout)
-        dlq = f"{queue_name}{DLQ_SUFFIX}"
-        if _queue_exists(sqs, dlq):
-            # Messages that failed every receive (an old lander's crash on a poison record) land the same way.
-            drained = land_sqs(sqs, dlq, queue_buffer, state, not_before, lookback_days, visibility_timeout)
-            counts["dlq_messages"] += drained.pop("sqs_messages", 0)
-            counts += drained
+
+        def drain_queues() -> Counter:
+            queued = land_sqs(sqs, queue_name, queue_buffer, state, not_before, lookback_days, visibility_timeout)
+            dlq = f"{queue_name}{DLQ_SUFFIX}"
+            if _queue_exists(sqs, dlq):
+                # Messages that failed every receive (an old lander's crash on a poison record) land the same way.
+                drained = land_sqs(sqs, dlq, queue_buffer, state, not_before, lookback_days, visibility_timeout)
+                queued["dlq_messages"] += drained.pop("sqs_messages", 0)
+                queued += drained
+            return queued
+
+        # The queue drains while the shards do: the two paths share nothing but the lease table.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            queues = pool.submit(drain_queues)
+            counts = land_kinesis(aws_client("kinesis"), stream_name, new_buffer, state, not_before, lookback_days,
+                                  parallel_shards)
+            counts += queues.result()
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("ResourceNotFoundException", *QUEUE_MISSING):

@@ -424,3 +424,21 @@ def test_cli_accepts_the_hourly_dags_hour(fake_aws, capsys):
     assert printed["hour"] == "13" and printed["routed"] == 1
     with pytest.raises(ValueError, match="hour"):
         landing.run_landing("2026-11-22", hour="24")
+
+
+def test_where_firehose_lands_the_stream_the_step_reports_its_delivery(isolated_settings, monkeypatch):
+    """AWS (settings.firehose_lands_stream): a second consumer would land every record twice, so the hourly
+    DAG's `--hour HH` step reports the files Firehose delivered for that hour instead of reading the stream."""
+    import dataclasses
+
+    import ingestion.landing as landing
+    from ingestion import lake_io
+
+    settings = dataclasses.replace(isolated_settings, firehose_lands_stream=True)
+    monkeypatch.setattr(landing, "get_settings", lambda: settings)
+    monkeypatch.setattr(landing, "aws_client", lambda service: pytest.fail(f"no {service} client expected"))
+    raw = settings.zone_uri("raw")
+    for hour in ("13", "14"):
+        lake_io.write_bytes(f"{raw}/events/event_type=job_posted/dt=2026-11-22/hour={hour}/firehose-1.jsonl", b"{}\n")
+    report = landing.run_landing("2026-11-22", hour="13")
+    assert report == {"hour": "13", "landed_by": "firehose", "files_delivered": 1, "error_files": 0}
