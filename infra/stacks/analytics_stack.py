@@ -15,12 +15,16 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_quicksight as qs
 from constructs import Construct
 
+from analytics.quicksight_spec import ATHENA_MARTS_SCHEMA
 from stacks import names
 from stacks.compliance import acknowledge_all, wildcard_resources
+from stacks.orchestration import DBT_DATA_PREFIX
 from stacks.quicksight_definition import AGGREGATIONS, DefinitionBuilder, slug
 from stacks.settings import EnvSettings
 
 QS_SERVICE_ROLE = "aws-quicksight-service-role-v0"
+# dbt's marts schema in Athena (analytics/quicksight_spec.py queries it): its tables are all QuickSight reads.
+MARTS_SCHEMA = ATHENA_MARTS_SCHEMA
 QS_TYPES = ("STRING", "INTEGER", "DECIMAL", "DATETIME", "BOOLEAN")
 VISUAL_KINDS = ("kpi", "bar", "line", "table")
 _DATASOURCE_ACTIONS = ["quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions",
@@ -140,23 +144,31 @@ class AnalyticsStack(Stack):
             )
 
     def _grant_quicksight_role(self, settings: EnvSettings) -> None:
-        """QuickSight's service role queries the marts through Athena: results prefix, lake objects, key, catalog.
+        """QuickSight's service role queries the marts through Athena — and nothing else of the lake.
 
-        ARNs are rebuilt from the deterministic names (and the key from its alias) instead of importing
-        them from the platform stack, so the two stacks can be deployed and changed independently.
+        The marts are dbt tables (no PII) under `<gold>/warehouse/<marts schema>/` in the marts Glue
+        database; silver and the rest of gold (profiles, `profile_texts` with the resume texts) are
+        neither readable nor listable. ARNs are rebuilt from the deterministic names (and the key
+        from its alias) instead of importing them from the platform stack, so the two stacks can be
+        deployed and changed independently.
         """
         role = iam.Role.from_role_name(self, "QuickSightServiceRole", QS_SERVICE_ROLE)
-        bucket = {z: f"arn:{self.partition}:s3:::{names.bucket_name(settings.name, z)}"
-                  for z in ("silver", "gold", "athena-results")}
+        gold = f"arn:{self.partition}:s3:::{names.bucket_name(settings.name, 'gold')}"
+        results = f"arn:{self.partition}:s3:::{names.bucket_name(settings.name, 'athena-results')}"
+        marts_prefix = f"{DBT_DATA_PREFIX}/{MARTS_SCHEMA}/"
         catalog = [self.format_arn(service="glue", resource="catalog"),
-                   self.format_arn(service="glue", resource="database", resource_name=f"{names.GLUE_DATABASE}*"),
-                   self.format_arn(service="glue", resource="table", resource_name=f"{names.GLUE_DATABASE}*/*")]
+                   self.format_arn(service="glue", resource="database", resource_name=MARTS_SCHEMA),
+                   self.format_arn(service="glue", resource="table", resource_name=f"{MARTS_SCHEMA}/*")]
         self.quicksight_policy = iam.Policy(self, "QuickSightLakeAccess", statements=[
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[
-                f"{bucket['silver']}/*", f"{bucket['gold']}/*", f"{bucket['athena-results']}/quicksight/*"]),
+            iam.PolicyStatement(sid="ReadMartsOnly", actions=["s3:GetObject"], resources=[
+                f"{gold}/{marts_prefix}*", f"{results}/quicksight/*"]),
             iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                                resources=[f"{bucket['athena-results']}/quicksight/*"]),
-            iam.PolicyStatement(actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=list(bucket.values())),
+                                resources=[f"{results}/quicksight/*"]),
+            iam.PolicyStatement(sid="ListMartsOnly", actions=["s3:ListBucket"], resources=[gold],
+                                conditions={"StringLike": {"s3:prefix": [f"{marts_prefix}*"]}}),
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[results],
+                                conditions={"StringLike": {"s3:prefix": ["quicksight/*"]}}),
+            iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=[gold, results]),
             iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"],
                                 resources=[self.format_arn(service="kms", resource="key", resource_name="*")],
                                 conditions={"ForAnyValue:StringEquals": {
@@ -165,16 +177,16 @@ class AnalyticsStack(Stack):
                                          "athena:GetQueryResults", "athena:GetWorkGroup"],
                                 resources=[self.format_arn(service="athena", resource="workgroup",
                                                            resource_name=names.workgroup_name("quicksight"))]),
-            iam.PolicyStatement(actions=["glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables",
+            iam.PolicyStatement(sid="MartsCatalogOnly",
+                                actions=["glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables",
                                          "glue:GetPartition", "glue:GetPartitions"], resources=catalog),
         ])
         self.quicksight_policy.attach_to_role(role)
         prefix = f"arn:<AWS::Partition>:s3:::marketplace-{settings.name}-<AWS::AccountId>"
         acknowledge_all(self.quicksight_policy, wildcard_resources(
-            f"{prefix}-silver/*", f"{prefix}-gold/*", f"{prefix}-athena-results/quicksight/*",
+            f"{prefix}-gold/{marts_prefix}*", f"{prefix}-athena-results/quicksight/*",
             "arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*",
-            f"arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:database/{names.GLUE_DATABASE}*",
-            f"arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{names.GLUE_DATABASE}*/*",
-        ), "QuickSight reads silver/gold objects through Athena and writes only its own results prefix; the key "
-           "wildcard is narrowed by a kms:ResourceAliases condition to the lake key; catalog access is read-only "
-           "and limited to the lake (marketplace) and dbt (marketplace_analytics*) databases.")
+            f"arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{MARTS_SCHEMA}/*",
+        ), "QuickSight reads only the dbt marts' objects (no PII) through Athena and writes only its own results "
+           "prefix; the key wildcard is narrowed by a kms:ResourceAliases condition to the lake key; catalog "
+           "access is read-only and limited to the marts database's tables.")

@@ -89,7 +89,8 @@ class SparkCompute(Construct):
                        glue_table_arn(self)]))
         role.add_to_policy(iam.PolicyStatement(
             sid="PublishMatches",
-            actions=["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DescribeTable", "dynamodb:Query"],
+            actions=["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DescribeTable", "dynamodb:Query",
+                     "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],  # diff reads, sequence
             resources=[serving.table.table_arn, f"{serving.table.table_arn}/index/{names.GSI1}"]))
         role.add_to_policy(iam.PolicyStatement(
             sid="AnnounceMatchesReady", actions=["events:PutEvents"], resources=[event_bus_arn]))

@@ -99,3 +99,36 @@ def test_a_range_filter_on_a_text_column_is_a_clear_error():
     spec["dashboards"][0]["visuals"][1]["filters"] = [{"column": "tenant_id", "operator": "<=", "value": "x"}]
     with pytest.raises(DefinitionError, match="needs a numeric column"):
         _stack(spec)
+
+
+def _quicksight_statements(template):
+    policy = next(p for p in resources_of(template, "AWS::IAM::Policy").values()
+                  if p["Properties"]["Roles"] == ["aws-quicksight-service-role-v0"])
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def _flat(value):
+    from tests.infra.conftest import render
+
+    values = value if isinstance(value, list) else [value]
+    return [render(v) for v in values]
+
+
+def test_quicksight_reads_only_the_marts_never_silver_or_profile_texts(dev_synth):
+    from analytics.quicksight_spec import ATHENA_MARTS_SCHEMA
+
+    statements = _quicksight_statements(dev_synth.template("Marketplace-dev-Analytics"))
+    resources = [r for s in statements for r in _flat(s["Resource"])]
+    assert not any("-silver" in r for r in resources), resources
+    gold = [r for r in resources if "-gold" in r]
+    assert gold and all(r.endswith("-gold") or f"-gold/warehouse/{ATHENA_MARTS_SCHEMA}/" in r for r in gold), gold
+    reads = [r for s in statements if "s3:GetObject" in _flat(s["Action"]) for r in _flat(s["Resource"])]
+    assert all(f"/warehouse/{ATHENA_MARTS_SCHEMA}/" in r or "/quicksight/" in r for r in reads), reads
+    for s in statements:  # listing the bucket is confined to the marts prefix too
+        if "s3:ListBucket" in _flat(s["Action"]):
+            prefixes = s["Condition"]["StringLike"]["s3:prefix"]
+            assert all(p.startswith((f"warehouse/{ATHENA_MARTS_SCHEMA}/", "quicksight/")) for p in prefixes)
+    glue = [r for s in statements if any(a.startswith("glue:") for a in _flat(s["Action"]))
+            for r in _flat(s["Resource"])]
+    assert glue and all(r.endswith(":catalog") or ATHENA_MARTS_SCHEMA in r for r in glue), glue
+    assert not any(r.endswith((":database/marketplace", ":database/marketplace*")) for r in glue)

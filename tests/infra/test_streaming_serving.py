@@ -82,3 +82,31 @@ def test_match_table_matches_the_serving_contract(platform):
     assert table["SSESpecification"]["SSEType"] == "KMS" and table["SSESpecification"]["KMSMasterKeyId"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
 
+
+
+def _policy_named(template, name):
+    return one(template, "AWS::IAM::ManagedPolicy", ManagedPolicyName=name)["Properties"]
+
+
+def test_each_configured_tenant_gets_a_reader_confined_to_its_leading_keys(platform):
+    table_id = logical_id_of(platform, "AWS::DynamoDB::Table", TableName="marketplace-matches")
+    for tenant in ("tenant-a", "tenant-b"):  # cdk.json's dev tenants
+        statements = _policy_named(platform, f"marketplace-dev-{tenant}-serving-reader")["PolicyDocument"]["Statement"]
+        reads = next(s for s in statements if s.get("Sid") == "ReadOwnTenantKeysOnly")
+        assert reads["Effect"] == "Allow"
+        assert sorted(reads["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"]
+        assert reads["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}  # not the index, no Scan
+        assert reads["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"T#{tenant}#*"]}}
+        decrypt = next(s for s in statements if s.get("Sid") == "DecryptThroughDynamoDB")
+        assert decrypt["Action"] == "kms:Decrypt" and "kms:ViaService" in decrypt["Condition"]["StringEquals"]
+        others = [s for s in statements if s.get("Sid") not in ("ReadOwnTenantKeysOnly", "DecryptThroughDynamoDB")]
+        assert others == []
+
+
+def test_a_tenant_whose_id_holds_the_key_separator_cannot_get_a_reader():
+    from stacks.serving import tenant_key_prefix
+
+    assert tenant_key_prefix("acme") == "T#acme#*"
+    for bad in ("ac#me", ""):
+        with pytest.raises(ValueError, match="separates key parts"):
+            tenant_key_prefix(bad)
