@@ -69,6 +69,13 @@ class LakeClient(ABC):
         """True when the table holds at least one Parquet file."""
         raise NotImplementedError
 
+    def register_partitions(self, table: str, partitions: list[dict[str, str]]) -> int:
+        """Make newly written partitions of ``table`` visible to the warehouse; returns how many were added.
+
+        For tables whose partitions no projection can express (``matches``/``match_runs`` by ``run_id``):
+        Athena and dbt read only registered partitions. Locally the warehouse reads the directories."""
+        return 0
+
 
 class LocalLakeClient(LakeClient):
     """Local Parquet directories + the DuckDB warehouse file + DynamoDB on dynalite."""
@@ -195,6 +202,33 @@ class AwsLakeClient(LakeClient):
         )
         log.info("wrote %d rows to %s (%s)", len(df), uri, mode)
         return uri
+
+    def register_partitions(self, table, partitions) -> int:
+        """Glue BatchCreatePartition with the table's own storage descriptor (already registered → kept)."""
+        from common.aws import client
+
+        glue = client("glue")
+        definition = glue.get_table(DatabaseName=self.settings.glue_database, Name=table)["Table"]
+        keys = [k["Name"] for k in definition.get("PartitionKeys", [])]
+        location = definition["StorageDescriptor"]["Location"].rstrip("/")
+        inputs = []
+        for partition in partitions:
+            if set(partition) != set(keys):
+                raise LakeClientError(f"{table} is partitioned by {keys}, got {sorted(partition)}")
+            suffix = "/".join(f"{k}={partition[k]}" for k in keys)
+            descriptor = {**definition["StorageDescriptor"], "Location": f"{location}/{suffix}/"}
+            inputs.append({"Values": [partition[k] for k in keys], "StorageDescriptor": descriptor})
+        added = 0
+        for start in range(0, len(inputs), 100):  # the API's batch limit
+            chunk = inputs[start : start + 100]
+            errors = glue.batch_create_partition(DatabaseName=self.settings.glue_database, TableName=table,
+                                                 PartitionInputList=chunk).get("Errors", [])
+            failed = [e for e in errors if e["ErrorDetail"]["ErrorCode"] != "AlreadyExistsException"]
+            if failed:
+                raise LakeClientError(f"Glue refused partitions of {table}: {failed[:3]}")
+            added += len(chunk) - len(errors)
+        log.info("registered %d new partition(s) of %s in Glue", added, table)
+        return added
 
     def read_dynamodb(self, table_name=None, **scan_kwargs) -> pd.DataFrame:
         return self._wr.dynamodb.read_items(

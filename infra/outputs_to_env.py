@@ -12,7 +12,11 @@ import shlex
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# `stacks` (infra/) and the dependency-free common/config.py it takes names from (repo root): the documented
+# command runs from a plain shell, without make's PYTHONPATH.
+for _path in (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 from stacks.platform_stack import CONFIG_ENV_VARS, output_id  # noqa: E402
 

@@ -55,7 +55,15 @@ def write_run(spark, run: dict) -> None:
     row["updated_at"] = now
     df = spark.createDataFrame([row], RUNS_SCHEMA)
     write_partitions(df.coalesce(1), runs_uri(), ["run_id"])
+    register_run_partition("match_runs", run["run_id"])
     log.info("match run %s → %s", run["run_id"], run["status"])
+
+
+def register_run_partition(table: str, run_id: str) -> None:
+    """`run_id` partitions fit no Glue projection: register each one so Athena and dbt see it (infra/README.md)."""
+    from common.lake_client import get_lake_client
+
+    get_lake_client().register_partitions(table, [{"run_id": run_id}])
 
 
 def set_status(spark, run_id: str, status: str, detail: str | None = None) -> dict:

@@ -32,11 +32,12 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+from common import emr_artefacts
 from common.config import REPO_ROOT
 
 log = logging.getLogger(__name__)
 
-CODE_PACKAGES = ("common", "ingestion", "matching", "spark_jobs")
+CODE_PACKAGES = emr_artefacts.CODE_PACKAGES
 SKIP_DIRS = {"__pycache__", ".pytest_cache", "tests"}
 SKIP_SUFFIXES = {".pyc", ".pyo"}
 # Spark itself and developer tools are not shipped: EMR provides pyspark, the rest is for laptops/CI.
@@ -118,14 +119,14 @@ def _code_files(root: Path):
 def build_code_zip(out_dir: Path, root: Path = REPO_ROOT) -> Path:
     """The code archive; entries in sorted order with a fixed timestamp, so equal code → equal bytes."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / "code.zip"
+    target = out_dir / emr_artefacts.CODE_ARCHIVE
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in _code_files(root):
             info = zipfile.ZipInfo(str(path.relative_to(root)), date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             archive.writestr(info, path.read_bytes())
-    (out_dir / "entrypoint.py").write_text(ENTRYPOINT)
+    (out_dir / emr_artefacts.ENTRYPOINT).write_text(ENTRYPOINT)
     return target
 
 
@@ -172,7 +173,7 @@ def build_deps_archive(out_dir: Path, requirements: list[str], python: str = sys
             cmd += ["--find-links", "/opt/wheels"]
         subprocess.run(cmd, check=True)
     make_relocatable(env_dir)
-    target = out_dir / "pyspark_deps.tar.gz"
+    target = out_dir / emr_artefacts.DEPS_ARCHIVE
     with tarfile.open(target, "w:gz") as archive:
         # the archive root *is* the env, so `#environment` unpacks it as ./environment
         for child in sorted(env_dir.iterdir()):
@@ -182,29 +183,11 @@ def build_deps_archive(out_dir: Path, requirements: list[str], python: str = sys
 
 
 def spark_submit_parameters(artefacts_uri: str, with_deps: bool) -> str:
-    archives = [f"{artefacts_uri}/code.zip#code"]
-    if with_deps:
-        archives.append(f"{artefacts_uri}/pyspark_deps.tar.gz#environment")
-    params = [
-        f"--conf spark.archives={','.join(archives)}",
-        "--conf spark.emr-serverless.driverEnv.PYTHONPATH=./code",
-        "--conf spark.executorEnv.PYTHONPATH=./code",
-    ]
-    if with_deps:
-        params += [
-            "--conf spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON=./environment/bin/python",
-            "--conf spark.emr-serverless.driverEnv.PYSPARK_PYTHON=./environment/bin/python",
-            "--conf spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python",
-        ]
+    """The parameters every job run of these artefacts uses (common/emr_artefacts.py; the DAGs use the same)."""
     # The driver resolves every lake URI and resource name through common.config (PLATFORM_ENV=aws).
-    prefix = os.environ.get("LAKE_BUCKET_PREFIX", "<lake-bucket-prefix>")
-    params += [
-        f"--conf spark.emr-serverless.driverEnv.LAKE_BUCKET_PREFIX={prefix}",
-        "--conf spark.emr-serverless.driverEnv.PLATFORM_ENV=aws",
-        "--conf spark.executorEnv.PLATFORM_ENV=aws",
-        "--conf spark.executorEnv.OPENBLAS_NUM_THREADS=1",
-    ]
-    return " ".join(params)
+    environment = {"PLATFORM_ENV": "aws", "LAKE_BUCKET_PREFIX": os.environ.get("LAKE_BUCKET_PREFIX", "<lake-bucket-prefix>")}
+    deps = f"{artefacts_uri}/{emr_artefacts.DEPS_ARCHIVE}" if with_deps else None
+    return emr_artefacts.spark_submit_parameters(artefacts_uri, deps, environment)
 
 
 def build(out_dir: Path, with_deps: bool = False, requirements: list[str] | None = None) -> dict:

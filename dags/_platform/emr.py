@@ -5,7 +5,8 @@ Artefacts come from ``make package-spark`` (spark_jobs/package.py), uploaded und
 (default ``<artefacts zone>/emr``):
 - ``entrypoint.py``: runs a module's CLI (``entrypoint.py spark_jobs.match --run-date D``), the same CLI
   the contract gives every stage (docs/contracts.md);
-- ``code.zip``: the repo's packages, shipped with ``--py-files``;
+- ``code.zip``: the repo's packages, unpacked as ``./code`` on the driver and the executors
+  (``spark.archives=…#code`` + ``PYTHONPATH``; common/emr_artefacts.py is the one home of these parameters);
 - ``pyspark_deps.tar.gz``: the relocatable venv (``spark.archives=…#environment``); set
   ``EMR_DEPS_ARCHIVE=none`` when the application uses a custom image that already has the dependencies.
 Logs go to ``EMR_LOG_URI`` (default ``s3://<lake prefix>-emr-logs/applications/``, the bucket and prefix the
@@ -20,6 +21,7 @@ from datetime import timedelta
 
 from airflow.providers.amazon.aws.operators.emr import EmrServerlessStartJobOperator
 
+from common import emr_artefacts
 from common.config import ConfigError, get_settings
 
 # Settings the job's driver needs to build the same Settings object inside EMR (names from common.config).
@@ -34,10 +36,16 @@ _FORWARDED_SETTINGS = {
 }
 
 
+def forwarded_settings() -> dict[str, str]:
+    """The configuration seam's variables as the driver and executors need them to rebuild the Settings."""
+    settings = get_settings()
+    return {"PLATFORM_ENV": "aws", **{k: str(getattr(settings, attr)) for k, attr in _FORWARDED_SETTINGS.items()}}
+
+
 def artefact_locations() -> dict[str, str | None]:
     settings = get_settings()
     root = os.environ.get("EMR_ARTEFACTS_URI") or f"{settings.zone_uri('artefacts')}/emr"
-    deps = os.environ.get("EMR_DEPS_ARCHIVE") or f"{root}/pyspark_deps.tar.gz"
+    deps = os.environ.get("EMR_DEPS_ARCHIVE") or f"{root}/{emr_artefacts.DEPS_ARCHIVE}"
     return {
         "root": root,
         "deps": None if deps.lower() == "none" else deps,
@@ -57,28 +65,13 @@ def cli_arguments(module: str, run_date: str | None, options: dict | None) -> li
 
 def job_driver(module: str, function: str, run_date: str | None, options: dict | None) -> dict:
     """``jobDriver`` for StartJobRun. ``function`` is implied by the module's CLI (kept for symmetry)."""
-    settings = get_settings()
     where = artefact_locations()
-    env = {"PLATFORM_ENV": "aws", **{k: str(getattr(settings, attr)) for k, attr in _FORWARDED_SETTINGS.items()}}
-    conf = [f"--py-files {where['root']}/code.zip"]
-    if where["deps"]:
-        conf += [
-            f"--conf spark.archives={where['deps']}#environment",
-            "--conf spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON=./environment/bin/python",
-            "--conf spark.emr-serverless.driverEnv.PYSPARK_PYTHON=./environment/bin/python",
-            "--conf spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python",
-        ]
-    conf += [
-        "--conf spark.sql.sources.partitionOverwriteMode=dynamic",
-        "--conf spark.executorEnv.OPENBLAS_NUM_THREADS=1",
-    ]
-    conf += [f"--conf spark.emr-serverless.driverEnv.{k}={v}" for k, v in env.items()]
-    conf += [f"--conf spark.executorEnv.{k}={v}" for k, v in env.items()]
     return {
         "sparkSubmit": {
-            "entryPoint": f"{where['root']}/entrypoint.py",
+            "entryPoint": f"{where['root']}/{emr_artefacts.ENTRYPOINT}",
             "entryPointArguments": cli_arguments(module, run_date, options),
-            "sparkSubmitParameters": " ".join(conf),
+            "sparkSubmitParameters": emr_artefacts.spark_submit_parameters(
+                where["root"], where["deps"], forwarded_settings()),
         }
     }
 

@@ -20,6 +20,7 @@ from airflow.sdk import task
 from _platform import REPO_ROOT
 from _platform.defaults import RUN_DATE
 from common.config import get_settings
+from common.emr_artefacts import runs_on_emr
 
 log = logging.getLogger("marketplace.orchestration")
 
@@ -95,6 +96,17 @@ def run_stage_subprocess(module: str, function: str, run_date: str | None, optio
 
 
 @task
+def run_stage_in_worker(module: str, function: str, run_date: str | None = None, options: dict | None = None):
+    """AWS, stages that are not Spark jobs (dbt, the dashboard): the Airflow worker runs them itself — EMR
+    gets only the packages of code.zip (common/emr_artefacts.py), MWAA has the dbt venv (startup.sh)."""
+    import importlib
+
+    fn = getattr(importlib.import_module(module), function)
+    result = fn(run_date, **(options or {})) if run_date else fn(**(options or {}))
+    return result if isinstance(result, dict) else {"output": str(result)}
+
+
+@task
 def run_stage_locally(module: str, function: str, run_date: str | None = None, options: dict | None = None):
     """Airflow task body for local mode (thin: everything happens in the jobs venv)."""
     return run_stage_subprocess(module, function, run_date, options)
@@ -114,8 +126,9 @@ def stage(
 ):
     """One stage task for the current environment. ``run_date=None`` for stages without a date."""
     settings = get_settings()
-    if settings.is_local:
-        return run_stage_locally.override(
+    if settings.is_local or not runs_on_emr(module):
+        runner = run_stage_locally if settings.is_local else run_stage_in_worker
+        return runner.override(
             task_id=task_id,
             inlets=inlets or [],
             outlets=outlets or [],
@@ -141,9 +154,10 @@ def mapped_stage(task_id: str, module: str, run_dates, function: str = "run", *,
                  execution_timeout: timedelta = DEFAULT_STAGE_TIMEOUT):
     """The same stage once per date of ``run_dates`` (an XComArg list), one date at a time, in order."""
     settings = get_settings()
-    if settings.is_local:
+    if settings.is_local or not runs_on_emr(module):
+        runner = run_stage_locally if settings.is_local else run_stage_in_worker
         return (
-            run_stage_locally.override(
+            runner.override(
                 task_id=task_id, execution_timeout=execution_timeout, max_active_tis_per_dagrun=1
             )
             .partial(module=module, function=function, options=options or {})

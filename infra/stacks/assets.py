@@ -19,7 +19,7 @@ JOBS_SITE_PACKAGES = REPO_ROOT / ".venv" / "jobs" / "lib" / "python3.11" / "site
 LAMBDA_VENDORED = ("pydantic", "pydantic_core", "annotated_types", "typing_extensions.py", "typing_inspection")
 LAMBDA_PACKAGES = ("ingestion", "common")
 # What the DAGs may import on MWAA: the DAG files, the config seam and the dbt project for cosmos.
-DAG_BUNDLE_DIRS = ("dags", "common", "dbt")
+DAG_BUNDLE_DIRS = ("dags", "common", "dbt", "analytics")  # analytics: the worker runs dbt_runner in AWS
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "target", "logs", "dbt_packages",
                                "*.duckdb", ".user.yml")
 

@@ -227,7 +227,10 @@ def table_specs() -> list[TableSpec]:
                 event_type,
                 "silver",
                 event_type,
-                [*_ENVELOPE, *PAYLOAD_COLUMNS[event_type], ("_ingested_at", "timestamp")],
+                # extra: JSON of additive fields the contract does not know; _payload_sha256: the dedupe's
+                # conflict check (spark_jobs.bronze_to_silver.silver_for writes both).
+                [*_ENVELOPE, *PAYLOAD_COLUMNS[event_type], ("extra", "string"), ("_payload_sha256", "string"),
+                 ("_ingested_at", "timestamp")],
                 [_dt()],
                 description=f"Deduplicated {event_type} events (one row per event_id).",
             )

@@ -132,12 +132,13 @@ def test_aws_mode_builds_emr_serverless_tasks_from_the_same_dag_files(tmp_path):
     assert match["type"] == "StageEmrServerlessOperator"
     assert match["deferrable"] is True and match["application_id"] == "00abc123def"
     submit = match["job_driver"]["sparkSubmit"]
-    # spark_jobs/package.py's artefacts: entrypoint.py runs the module's CLI, code.zip via --py-files
+    # spark_jobs/package.py's artefacts: entrypoint.py runs the module's CLI, code.zip unpacked as ./code
     assert submit["entryPoint"] == "s3://marketplace-dev-123456789012-artefacts/emr/entrypoint.py"
     assert submit["entryPointArguments"] == ["spark_jobs.match", "--run-date", "{{ data_interval_start | ds }}"]
     params = submit["sparkSubmitParameters"]
-    assert "--py-files s3://marketplace-dev-123456789012-artefacts/emr/code.zip" in params
-    assert "spark.archives=s3://marketplace-dev-123456789012-artefacts/emr/pyspark_deps.tar.gz#environment" in params
+    assert ("spark.archives=s3://marketplace-dev-123456789012-artefacts/emr/code.zip#code,"
+            "s3://marketplace-dev-123456789012-artefacts/emr/pyspark_deps.tar.gz#environment") in params
+    assert "spark.executorEnv.PYTHONPATH=./code" in params
     assert "spark.emr-serverless.driverEnv.PLATFORM_ENV=aws" in params
     assert "spark.emr-serverless.driverEnv.LAKE_BUCKET_PREFIX=marketplace-dev-123456789012" in params
     log_uri = match["overrides"]["monitoringConfiguration"]["s3MonitoringConfiguration"]["logUri"]
