@@ -318,6 +318,8 @@ def run(
     by_direction = {r.direction: r["count"] for r in rows.groupBy("direction").count().collect()}
     written = sum(by_direction.values())
     replace_partition(rows.coalesce(4), table_uri("gold", "matches"), ["run_id"], {"run_id": run_id}, written)
+    if written:
+        _runs.register_run_partition("matches", run_id)
     _runs.write_run(
         spark,
         {
