@@ -71,3 +71,31 @@ def test_read_dynamodb_scans_the_serving_table(aws_client):
                       Item={"PK": {"S": "T#t#CAND#c1"}, "SK": {"S": "CURRENT"}, "run_id": {"S": "2026-11-22Tw1"}})
     frame = client.read_dynamodb()
     assert frame.to_dict("records") == [{"PK": "T#t#CAND#c1", "SK": "CURRENT", "run_id": "2026-11-22Tw1"}]
+
+
+def test_register_partitions_adds_run_partitions_to_glue_once(aws_client, monkeypatch):
+    """`run_id` partitions fit no projection: the AWS client registers them with the table's own descriptor."""
+    from common.config import reset_settings_cache
+
+    client, settings = aws_client
+    endpoint = settings.endpoints["s3"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # common.aws clients use the SDK's endpoint variable in aws mode
+    monkeypatch.setenv("PLATFORM_ENV", "aws")
+    monkeypatch.setenv("LAKE_BUCKET_PREFIX", settings.lake_root)
+    reset_settings_cache()
+    glue = boto3.client("glue", **settings.boto3_kwargs("s3"))
+    glue.create_database(DatabaseInput={"Name": settings.glue_database})
+    glue.create_table(DatabaseName=settings.glue_database, TableInput={
+        "Name": "matches", "PartitionKeys": [{"Name": "run_id", "Type": "string"}],
+        "StorageDescriptor": {"Columns": [{"Name": "score", "Type": "double"}],
+                              "Location": "s3://test-lake-gold/matches/"}})
+    try:
+        assert client.register_partitions("matches", [{"run_id": "2026-11-22Tw2"}]) == 1
+        assert client.register_partitions("matches", [{"run_id": "2026-11-22Tw2"}]) == 0  # idempotent re-run
+        (partition,) = glue.get_partitions(DatabaseName=settings.glue_database, TableName="matches")["Partitions"]
+        assert partition["Values"] == ["2026-11-22Tw2"]
+        assert partition["StorageDescriptor"]["Location"] == "s3://test-lake-gold/matches/run_id=2026-11-22Tw2/"
+        with pytest.raises(LakeClientError, match="partitioned by"):
+            client.register_partitions("matches", [{"dt": "2026-11-22"}])
+    finally:
+        reset_settings_cache()
