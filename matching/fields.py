@@ -22,15 +22,19 @@ EDUCATION_LEVELS = ("none", "secondary", "vocational", "associate", "bachelor", 
 _WORD_NUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
              "nine": 9, "ten": 10, "fifteen": 15, "twenty": 20}
 _NUM = r"(\d{1,2}(?:\.\d)?|" + "|".join(_WORD_NUM) + r")"
+# Speed (same matches): each pattern opens with a lookahead on the characters a match can start
+# with, so the engine rejects most positions with one class test instead of trying every branch.
+_NUM_FIRST = r"(?=[\d" + "".join(sorted({w[0] for w in _WORD_NUM})) + "])"
 _YEARS_EXPLICIT = re.compile(
-    rf"{_NUM}\s*(?:\+|plus)?\s*(?:(?:-|–|to)\s*{_NUM}\s*\+?\s*)?(?:years?|yrs?)\b(?:\s+of)?"
+    rf"{_NUM_FIRST}{_NUM}\s*(?:\+|plus)?\s*(?:(?:-|–|to)\s*{_NUM}\s*\+?\s*)?(?:years?|yrs?)\b(?:\s+of)?"
     r"(?:\s+(?:\w+\s+){0,3}?)?(?:experience|exp\b|work|working|professional|industry|in\b|as\b)",
     re.IGNORECASE,
 )
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
 _DATE = rf"(?:(?:{_MONTHS})[a-z]*\.?\s+|\d{{1,2}}\s*/\s*)?((?:19|20)\d{{2}})"
+_DATE_FIRST = r"(?=[\d" + "".join(sorted({m[0] for m in _MONTHS.split("|")})) + "])"
 _DATE_RANGE = re.compile(
-    rf"{_DATE}\s*(?:-|–|—|to|until)\s*(?:{_DATE}|(current|present|now|today|date))", re.IGNORECASE
+    rf"{_DATE_FIRST}{_DATE}\s*(?:-|–|—|to|until)\s*(?:{_DATE}|(current|present|now|today|date))", re.IGNORECASE
 )
 
 _SENIORITY_PATTERNS = [
@@ -69,6 +73,7 @@ COUNTRIES = {
     "south africa": "ZA", "nigeria": "NG", "australia": "AU", "ireland": "IE", "netherlands": "NL",
     "spain": "ES", "italy": "IT", "poland": "PL", "brazil": "BR", "mexico": "MX", "singapore": "SG",
 }
+_COUNTRY_WORDS = {name: re.compile(rf"\b{re.escape(name)}\b") for name in COUNTRIES}
 _CITY_STATE = re.compile(r"\b([A-Z][a-zA-Z.]+(?:\s[A-Z][a-zA-Z.]+){0,2}),\s*(" + "|".join(US_STATES) + r")\b")
 _REMOTE = re.compile(r"\b(remote|work from home|wfh|telecommut\w*|anywhere)\b", re.IGNORECASE)
 _HYBRID = re.compile(r"\bhybrid\b", re.IGNORECASE)
@@ -86,9 +91,19 @@ def _num(token: str) -> float:
     return float(_WORD_NUM[token]) if token in _WORD_NUM else float(token)
 
 
+# On ASCII text, IGNORECASE matching equals matching the lowered text with the flag off (every
+# literal above is lower case; lowering keeps offsets), which is ~1.5x faster.
+_YEARS_EXPLICIT_LOWER = re.compile(_YEARS_EXPLICIT.pattern)
+_DATE_RANGE_LOWER = re.compile(_DATE_RANGE.pattern)
+
+
+def _finditer(anycase: re.Pattern, lower: re.Pattern, text: str):
+    return lower.finditer(text.lower()) if text.isascii() else anycase.finditer(text)
+
+
 def years_required(text: str) -> float | None:
     """Years asked for in a job ad: the largest stated lower bound ("3-5 years ..., 2+ years SQL" -> 3)."""
-    values = [_num(m.group(1)) for m in _YEARS_EXPLICIT.finditer(text or "")]
+    values = [_num(m.group(1)) for m in _finditer(_YEARS_EXPLICIT, _YEARS_EXPLICIT_LOWER, text or "")]
     values = [v for v in values if 0 < v <= MAX_YEARS]
     return max(values) if values else None
 
@@ -96,10 +111,10 @@ def years_required(text: str) -> float | None:
 def years_of_experience(text: str) -> float | None:
     """Candidate experience: stated "N years" if present, else the union of dated job spans."""
     text = text or ""
-    stated = [_num(m.group(1)) for m in _YEARS_EXPLICIT.finditer(text)]
+    stated = [_num(m.group(1)) for m in _finditer(_YEARS_EXPLICIT, _YEARS_EXPLICIT_LOWER, text)]
     stated = [v for v in stated if 0 < v <= MAX_YEARS]
     spans = []
-    for m in _DATE_RANGE.finditer(text):
+    for m in _finditer(_DATE_RANGE, _DATE_RANGE_LOWER, text):
         start = int(m.group(1))
         end = CURRENT_YEAR if m.group(3) else int(m.group(2))
         if 1950 <= start <= end <= CURRENT_YEAR:
@@ -127,12 +142,30 @@ def seniority(title: str, years: float | None = None) -> str | None:
     return "mid" if years < 5 else "senior"
 
 
+def _first_chars(pattern: str) -> str:
+    """Guard class for a ``\\b(alt|alt|…)\\b`` pattern: the first character of every alternative."""
+    if not (pattern.startswith(r"\b(") and pattern.endswith(r")\b")) or "(" in pattern[3:-3]:
+        raise ValueError(f"not a flat \\b(…)\\b alternation: {pattern}")
+    return "(?=[" + "".join(sorted({alt[0] for alt in pattern[3:-3].split("|")})) + "])"
+
+
+_EDUCATION_ANYCASE = [(level, re.compile(p, re.IGNORECASE)) for level, p in _EDUCATION_PATTERNS]
+_EDUCATION_LOWER = [(level, re.compile(_first_chars(p) + p)) for level, p in _EDUCATION_PATTERNS]
+if [level for level, _ in _EDUCATION_PATTERNS] != sorted(EDUCATION_LEVELS[1:], key=EDUCATION_LEVELS.index,
+                                                          reverse=True):
+    raise AssertionError("_EDUCATION_PATTERNS must run from the highest level down")
+
+
 def education_level(text: str) -> str | None:
-    """Highest education level mentioned."""
-    found = [level for level, pattern in _EDUCATION_PATTERNS if re.search(pattern, text or "", re.IGNORECASE)]
-    if not found:
-        return None
-    return max(found, key=EDUCATION_LEVELS.index)
+    """Highest education level mentioned (patterns run highest first: the first hit is the answer)."""
+    text = text or ""
+    # ASCII text lowered once matches exactly what IGNORECASE matches, ~2x faster; other text keeps
+    # IGNORECASE (Unicode case folding, e.g. "ſ", differs from str.lower()).
+    patterns, subject = (_EDUCATION_LOWER, text.lower()) if text.isascii() else (_EDUCATION_ANYCASE, text)
+    for level, pattern in patterns:
+        if pattern.search(subject):
+            return level
+    return None
 
 
 @dataclass(frozen=True)
@@ -153,7 +186,8 @@ def location(text: str) -> Location:
     if country is None:
         lowered = text.lower()
         for name, code in COUNTRIES.items():
-            if re.search(rf"\b{re.escape(name)}\b", lowered):
+            # the substring test is a cheap necessary condition for the word-boundary match
+            if name in lowered and _COUNTRY_WORDS[name].search(lowered):
                 country = code
                 break
     return Location(city, country, remote)
@@ -208,9 +242,12 @@ def yearly_salary(text: str | None) -> tuple[float | None, float | None]:
     return to_yearly(lo, period), to_yearly(hi, period)
 
 
+_SALARY_CONTEXT = re.compile(r"(?=[scpwr])(salary|compensation|pay|wage|rate)[^.\n]{0,60}", re.IGNORECASE)
+
+
 def salary_from_description(text: str) -> tuple[float | None, float | None]:
     """Only money-looking ranges near a salary word, so "$5M revenue" is not a salary."""
-    for m in re.finditer(r"(salary|compensation|pay|wage|rate)[^.\n]{0,60}", text or "", re.IGNORECASE):
+    for m in _SALARY_CONTEXT.finditer(text or ""):
         lo, hi = yearly_salary(m.group(0))
         if lo is not None and 5_000 <= lo <= 1_000_000:
             return lo, hi

@@ -8,7 +8,8 @@ import unicodedata
 
 def normalise_for_hash(text: str) -> str:
     """NFKC, collapse whitespace, strip — cosmetic whitespace changes keep the same hash."""
-    return " ".join(unicodedata.normalize("NFKC", text or "").split())
+    text = text or ""
+    return " ".join((text if text.isascii() else unicodedata.normalize("NFKC", text)).split())  # NFKC: ASCII is fixed
 
 
 def content_hash(text: str) -> str:

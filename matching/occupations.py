@@ -65,6 +65,15 @@ def build_vectors(path: Path = VECTORS_FILE) -> dict:
     return {"occupations": len(labels), "bytes": path.stat().st_size, "model_version": enc.model_version}
 
 
+def _per_row(vectors: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``vectors @ matrix`` one row at a time: a BLAS GEMM's low bits depend on how many rows it is
+    given (measured), so a document's scores would depend on its batch neighbours; row by row they
+    do not, and batching the sparse signals still pays (one sklearn transform per batch)."""
+    if len(vectors) <= 1:
+        return vectors @ matrix
+    return np.vstack([vectors[i : i + 1] @ matrix for i in range(len(vectors))])
+
+
 class OccupationRanker:
     def __init__(self, mode: str = DEFAULT_MODE, taxonomy: Taxonomy | None = None):
         if mode not in WEIGHTS:
@@ -101,6 +110,10 @@ class OccupationRanker:
 
     def _max_by_occupation(self, sims: np.ndarray) -> np.ndarray:
         out = np.zeros((sims.shape[0], self.taxonomy.n_occupations), dtype=np.float64)
+        starts = np.flatnonzero(np.r_[True, self.owner[1:] != self.owner[:-1]])
+        if len(starts) == out.shape[1] and sims.shape[0] and np.array_equal(self.owner[starts], np.arange(len(starts))):
+            # labels listed occupation by occupation: one reduceat, ~40x faster than maximum.at, same values
+            return np.maximum(out, np.maximum.reduceat(sims, starts, axis=1))
         for r in range(sims.shape[0]):
             np.maximum.at(out[r], self.owner, sims[r])
         return out
@@ -111,12 +124,13 @@ class OccupationRanker:
         heads = [f"{t} {(d or '')[:DESCRIPTION_CHARS]}" for t, d in zip(titles, documents, strict=True)]
         out["doc"] = (self.word.transform(heads) @ self.docs).toarray().astype(np.float64)
         if self.weights["static"]:
-            sims = np.clip(self.static.encode(titles) @ self.label_static, 0, 1)
+            sims = np.clip(_per_row(self.static.encode(titles), self.label_static), 0, 1)
             out["static"] = self._max_by_occupation(sims)
         if self.weights["title_minilm"]:
-            out["title_minilm"] = np.clip(self.minilm.encode(titles) @ self.occ_label_minilm, 0, 1)
+            out["title_minilm"] = np.clip(_per_row(self.minilm.encode(titles), self.occ_label_minilm), 0, 1)
         if self.weights["doc_minilm"]:
-            out["doc_minilm"] = np.clip(self.minilm.encode([d or "" for d in documents]) @ self.occ_doc_minilm, 0, 1)
+            out["doc_minilm"] = np.clip(_per_row(self.minilm.encode([d or "" for d in documents]), self.occ_doc_minilm),
+                                        0, 1)
         return out
 
     def scores(self, titles: list[str], documents: list[str]) -> np.ndarray:

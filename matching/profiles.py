@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-from matching import fields
+from matching import fields, occupations
 from matching.hashing import content_hash
-from matching.occupations import rank_occupations
+from matching.occupations import get_ranker
 from matching.skills import get_extractor
 from matching.taxonomy import load_taxonomy
 from matching.text import tokens
@@ -31,14 +31,17 @@ class ProfileError(ValueError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
-def _check_text(text: str, minimum: int, what: str) -> None:
+def _checked_tokens(text: str, minimum: int, what: str) -> list[str]:
+    """The text's (stemmed) tokens, which skill matching reuses; raises when there are too few."""
     if not text or not text.strip():
         raise ProfileError("empty_text", f"{what} has no text")
-    n = len(tokens(text, stemmed=False))
+    toks = tokens(text)
+    n = len(toks)
     if n == 0:
         raise ProfileError("empty_text", f"{what} has no words")
     if n < minimum:
         raise ProfileError("insufficient_text", f"{what} has {n} words, need at least {minimum}")
+    return toks
 
 
 def _present(value) -> bool:
@@ -57,9 +60,9 @@ def _number(value) -> float | None:
     return out if math.isfinite(out) and out >= 0 else None
 
 
-def _skills(text: str) -> tuple[list[str], list[str], list[int]]:
+def _skills(toks: list[str]) -> tuple[list[str], list[str], list[int]]:
     ex = get_extractor()
-    idx = ex.extract(text)
+    idx = ex.extract_tokens(toks)
     tax = ex.taxonomy
     return [tax.skill_uri(i) for i in idx], [tax.skill_labels[i] for i in idx], idx
 
@@ -76,12 +79,20 @@ def headline(text: str) -> str:
     return ""
 
 
-def _occupation(title: str, document: str) -> tuple[str | None, str | None, float | None, int | None]:
-    ranked = rank_occupations(title, document, k=1)
-    if not ranked:
-        return None, None, None, None
-    best = ranked[0]
-    return best.code, best.label, round(best.score, 6), best.index
+def _occupations(titles: list[str], documents: list[str]
+                 ) -> list[tuple[str | None, str | None, float | None, int | None]]:
+    """Best occupation per document, ranked as one batch (one TF-IDF transform for all; every
+    document's scores are the same bits as ranking it alone, see occupations._per_row)."""
+    if not titles:
+        return []
+    out = []
+    for ranked in get_ranker(occupations.DEFAULT_MODE).rank(titles, documents, k=1):
+        if not ranked:
+            out.append((None, None, None, None))
+        else:
+            best = ranked[0]
+            out.append((best.code, best.label, round(best.score, 6), best.index))
+    return out
 
 
 def _location_fields(text: str, meta: dict) -> dict:
@@ -95,21 +106,17 @@ def _location_fields(text: str, meta: dict) -> dict:
     return out
 
 
-def build_candidate_profile(text: str, meta: dict | None = None) -> dict:
-    """Profile of a resume text (see docs/contracts.md gold/candidate_profiles)."""
-    meta = meta or {}
-    _check_text(text, MIN_CANDIDATE_TOKENS, "resume")
-    uris, labels, _ = _skills(text)
-    code, label, occ_score, _ = _occupation(headline(text), text)
+def _candidate_partial(text: str, meta: dict) -> dict:
+    uris, labels, _ = _skills(_checked_tokens(text, MIN_CANDIDATE_TOKENS, "resume"))
     years = fields.years_of_experience(text)
     desired = _number(meta.get("desired_salary_min"))
-    profile = {
+    return {
         "content_hash": content_hash(text),
         "skills": uris,
         "skill_labels": labels,
-        "occupation_code": code,
-        "occupation_label": label,
-        "occupation_score": occ_score,
+        "occupation_code": None,
+        "occupation_label": None,
+        "occupation_score": None,
         "years_experience": years,
         "seniority": meta.get("seniority") if _present(meta.get("seniority"))
         else fields.seniority(headline(text), years),
@@ -120,7 +127,32 @@ def build_candidate_profile(text: str, meta: dict | None = None) -> dict:
         "desired_salary_min": desired,
         "profile_version": PROFILE_VERSION,
     }
-    return profile
+
+
+def build_candidate_profiles(texts: list[str], metas: list[dict | None] | None = None
+                             ) -> list[dict | ProfileError]:
+    """Profiles of many resumes (occupations ranked in one batch): a profile dict per text, or the
+    ProfileError that text raised — the same result as build_candidate_profile one by one."""
+    metas = metas if metas is not None else [None] * len(texts)
+    out: list[dict | ProfileError] = []
+    for text, meta in zip(texts, metas, strict=True):
+        try:
+            out.append(_candidate_partial(text, meta or {}))
+        except ProfileError as exc:
+            out.append(exc)
+    ok = [(i, texts[i]) for i, p in enumerate(out) if isinstance(p, dict)]
+    for (i, _text), (code, label, score, _) in zip(
+            ok, _occupations([headline(t) for _, t in ok], [t for _, t in ok]), strict=True):
+        out[i].update(occupation_code=code, occupation_label=label, occupation_score=score)
+    return out
+
+
+def build_candidate_profile(text: str, meta: dict | None = None) -> dict:
+    """Profile of a resume text (see docs/contracts.md gold/candidate_profiles)."""
+    result = build_candidate_profiles([text], [meta])[0]
+    if isinstance(result, ProfileError):
+        raise result
+    return result
 
 
 def _job_salary(description: str, meta: dict) -> tuple[float | None, float | None]:
@@ -133,40 +165,62 @@ def _job_salary(description: str, meta: dict) -> tuple[float | None, float | Non
     return fields.salary_from_description(description)
 
 
-def build_job_profile(title: str, description: str, meta: dict | None = None) -> dict:
-    """Profile of a job ad; skills split into essential/optional by the best occupation's relations."""
-    meta = meta or {}
-    title = title or ""
-    description = description or ""
-    _check_text(f"{title}\n{description}", MIN_JOB_TOKENS, "job ad")
+def _job_partial(title: str, description: str, meta: dict) -> tuple[dict, list[int]]:
     full = job_document(title, description)
-    uris, labels, idx = _skills(full)
-    code, label, occ_score, occ_index = _occupation(title, full)
-    tax = load_taxonomy()
-    optional_set: set[int] = set()
-    if occ_index is not None:
-        _, optional_idx = tax.occupation_skills(occ_index)
-        optional_set = set(int(i) for i in optional_idx)
-    # Skills the occupation does not list count as essential: the employer wrote them down.
-    essential = [tax.skill_uri(i) for i in idx if i not in optional_set]
-    optional = [tax.skill_uri(i) for i in idx if i in optional_set]
+    uris, labels, idx = _skills(_checked_tokens(full, MIN_JOB_TOKENS, "job ad"))
     lo, hi = _job_salary(description, meta)
-    years = fields.years_required(full)
     seniority = meta.get("seniority") if _present(meta.get("seniority")) else fields.seniority(title, None)
-    return {
+    profile = {
         "content_hash": content_hash(full),
         "skills": uris,
         "skill_labels": labels,
-        "occupation_code": code,
-        "occupation_label": label,
-        "occupation_score": occ_score,
-        "years_experience": years,
+        "occupation_code": None,
+        "occupation_label": None,
+        "occupation_score": None,
+        "years_experience": fields.years_required(full),
         "seniority": seniority,
         "education_level": fields.education_level(description),
         **_location_fields(full, meta),
         "salary_min": lo,
         "salary_max": hi,
-        "essential_skills": essential,
-        "optional_skills": optional,
+        "essential_skills": [],
+        "optional_skills": [],
         "profile_version": PROFILE_VERSION,
     }
+    return profile, idx
+
+
+def build_job_profiles(jobs: list[tuple[str, str, dict | None]]) -> list[dict | ProfileError]:
+    """Profiles of many (title, description, meta) job ads; like build_job_profile one by one."""
+    out: list = []
+    skill_idx: dict[int, list[int]] = {}
+    for i, (title, description, meta) in enumerate(jobs):
+        try:
+            profile, skill_idx[i] = _job_partial(title or "", description or "", meta or {})
+            out.append(profile)
+        except ProfileError as exc:
+            out.append(exc)
+    ok = [i for i, p in enumerate(out) if isinstance(p, dict)]
+    titles = [jobs[i][0] or "" for i in ok]
+    documents = [job_document(jobs[i][0] or "", jobs[i][1] or "") for i in ok]
+    tax = load_taxonomy()
+    for i, (code, label, score, occ_index) in zip(ok, _occupations(titles, documents), strict=True):
+        optional_set: set[int] = set()
+        if occ_index is not None:
+            _, optional_idx = tax.occupation_skills(occ_index)
+            optional_set = set(int(j) for j in optional_idx)
+        # Skills the occupation does not list count as essential: the employer wrote them down.
+        out[i].update(
+            occupation_code=code, occupation_label=label, occupation_score=score,
+            essential_skills=[tax.skill_uri(j) for j in skill_idx[i] if j not in optional_set],
+            optional_skills=[tax.skill_uri(j) for j in skill_idx[i] if j in optional_set],
+        )
+    return out
+
+
+def build_job_profile(title: str, description: str, meta: dict | None = None) -> dict:
+    """Profile of a job ad; skills split into essential/optional by the best occupation's relations."""
+    result = build_job_profiles([(title, description, meta)])[0]
+    if isinstance(result, ProfileError):
+        raise result
+    return result

@@ -103,38 +103,47 @@ class SkillExtractor:
         self.taxonomy = taxonomy or load_taxonomy()
         self.keys = _label_keys(self.taxonomy)
         self.max_len = max(len(k) for k in self.keys)
-        self._firsts = {k[0] for k in self.keys}
+        # Label lengths per first token, longest first: the scan tries only lengths some label has
+        # (the same longest match as trying every length from max_len down, without the misses).
+        lengths: dict[str, set[int]] = {}
+        for key in self.keys:
+            lengths.setdefault(key[0], set()).add(len(key))
+        self._lengths = {first: tuple(sorted(ls, reverse=True)) for first, ls in lengths.items()}
+        self._firsts = set(self._lengths)
+
+    def _scan(self, toks: list[str]):
+        """(token index, length, skill index) of each longest match, left to right, non-overlapping."""
+        keys, lengths = self.keys, self._lengths
+        i, n = 0, len(toks)
+        while i < n:
+            candidates = lengths.get(toks[i])
+            if candidates is None:
+                i += 1
+                continue
+            for length in candidates:
+                if length > n - i:
+                    continue
+                idx = keys.get(tuple(toks[i : i + length])) if length > 1 else keys.get((toks[i],))
+                if idx is not None:
+                    yield i, length, idx
+                    i += length
+                    break
+            else:
+                i += 1
 
     def find(self, text: str) -> list[SkillMatch]:
         spans = token_spans(text)
         toks = [s[0] for s in spans]
-        out: list[SkillMatch] = []
-        i, n = 0, len(toks)
-        while i < n:
-            if toks[i] not in self._firsts:
-                i += 1
-                continue
-            hit = None
-            for length in range(min(self.max_len, n - i), 0, -1):
-                key = tuple(toks[i : i + length])
-                idx = self.keys.get(key)
-                if idx is not None:
-                    hit = (idx, length)
-                    break
-            if hit is None:
-                i += 1
-                continue
-            idx, length = hit
-            out.append(SkillMatch(idx, spans[i][1], spans[i + length - 1][2], " ".join(toks[i : i + length])))
-            i += length
-        return out
+        return [SkillMatch(idx, spans[i][1], spans[i + length - 1][2], " ".join(toks[i : i + length]))
+                for i, length, idx in self._scan(toks)]
+
+    def extract_tokens(self, toks: list[str]) -> list[int]:
+        """Distinct skill indices in order of first appearance, from ``matching.text.tokens(text)``."""
+        return list(dict.fromkeys(idx for _, _, idx in self._scan(toks)))
 
     def extract(self, text: str) -> list[int]:
         """Distinct skill indices in order of first appearance."""
-        seen: dict[int, None] = {}
-        for match in self.find(text):
-            seen.setdefault(match.skill_index, None)
-        return list(seen)
+        return self.extract_tokens(tokens(text))
 
 
 @lru_cache(maxsize=1)

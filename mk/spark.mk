@@ -14,7 +14,7 @@ CANDIDATE ?=
 JOB ?=
 
 .PHONY: profiles embed match quality-gate publish top-matches top-candidates package-spark package-spark-deps \
-	bench-scoring bench-embed bench-publish test-spark
+	bench-scoring bench-embed bench-profiles bench-publish test-spark
 
 profiles: install-jobs ## Silver + raw documents → gold candidate/job profiles (+ quarantine) for RUN_DATE
 	$(JOBS_PY) -m spark_jobs.build_profiles --run-date $(SPARK_RUN_DATE)
@@ -50,6 +50,9 @@ bench-scoring: install-jobs ## Hybrid top-K in Spark vs sgemm bound, naive cross
 
 bench-embed: install-jobs ## Embedding docs/s per encoder (hashing, static, minilm) on real resume texts (BENCH_DOCS=200)
 	$(JOBS_PY) benchmarks/bench_embed.py --docs $(BENCH_DOCS) --out .local/bench/embed.json
+
+bench-profiles: install-jobs ## Profile extraction docs/s per core: skills, fields, occupation, total on real resumes (BENCH_DOCS=200)
+	$(JOBS_PY) benchmarks/bench_profiles.py --docs $(BENCH_DOCS) --out .local/bench/profiles.json
 
 bench-publish: install-jobs services-up ## DynamoDB BatchWriteItem items/s against dynalite (BENCH_ITEMS=20000)
 	$(JOBS_PY) benchmarks/bench_publish.py --items $(BENCH_ITEMS) --out .local/bench/publish.json
