@@ -25,8 +25,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SHARED = REPO_ROOT.parent / "shared" / "data"
 DEFAULT_CACHE = REPO_ROOT / ".local" / "matching_cache"
 RANKING_COLUMNS = ["candidate_id", "job_id", "rank", "score", "semantic", "skills", "experience", "location",
-                   "salary", "matched_skills", "missing_essential", "missing_optional", "weights_version",
-                   "model_version", "invalid_reason"]
+                   "salary", "occupation", "matched_skills", "missing_essential", "missing_optional",
+                   "occupation_match", "weights_version", "model_version", "invalid_reason"]
 
 LIMIT_HELP = "smoke run: at most N records of each data set (job ads, resumes, gold sentences); not comparable"
 
@@ -153,12 +153,10 @@ def cmd_evaluate(args) -> int:
         rk = ranking_eval(shared, encoders=tuple(args.encoders.split(",")), per_category=args.per_category,
                           split=args.split, k=args.k, cache_dir=None if args.no_cache else Path(args.cache_dir),
                           tune=args.tune, limit=args.limit)
-        tuning = rk["results"].pop("tuning_top5", None)
+        tuning = rk["results"].pop("tuning", None)
         if tuning:
-            report["tuning_top5"] = tuning
-            print("weight grid on this split (best 5 by precision@k):")
-            for t in tuning:
-                print("  ", t)
+            report["tuning"] = tuning
+            print(f"learning-to-rank fit on this split ({rk['split']}): {json.dumps(tuning)}")
         report["ranking"] = rk
         k = rk["k"]
         print(_table(f"resume -> job ranking ({rk['resumes']} {rk['split']} resumes x {rk['jobs']} jobs)",
@@ -213,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--per-category", type=int, default=8)
     e.add_argument("--split", default="test", choices=["dev", "test"])
     e.add_argument("--k", type=int, default=10)
-    e.add_argument("--tune", action="store_true", help="also grid-search hybrid weights on this split")
+    e.add_argument("--tune", action="store_true",
+                   help="also fit the component weights on this split (pairwise LTR, 5-fold CV; use --split dev)")
     e.add_argument("--json")
     e.add_argument("--limit", type=int, help=LIMIT_HELP)
     e.add_argument("--cache-dir", default=str(DEFAULT_CACHE))

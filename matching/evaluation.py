@@ -139,16 +139,69 @@ def _metrics(order: np.ndarray, relevance: np.ndarray, k: int) -> dict:
             "mrr": round(mrr(full), 4)}
 
 
-def weight_grid() -> list[dict[str, float]]:
-    """Small grid over the structured components; semantic takes the rest of the mass."""
-    grid = []
-    for skills in (0.0, 0.05, 0.1, 0.2, 0.35):
-        for experience in (0.0, 0.05, 0.1):
-            for location in (0.0, 0.05, 0.1):
-                for salary in (0.0, 0.05):
-                    grid.append({"semantic": round(1 - skills - experience - location - salary, 2),
-                                 "skills": skills, "experience": experience, "location": location, "salary": salary})
-    return grid
+def _pair_differences(parts: np.ndarray, relevance: np.ndarray, rows: np.ndarray, rng, per_query: int) -> np.ndarray:
+    """(pairs, components): relevant minus irrelevant job's components, ``per_query`` sampled pairs a resume."""
+    out = []
+    for i in rows:
+        pos, neg = np.flatnonzero(relevance[i] > 0), np.flatnonzero(relevance[i] == 0)
+        if len(pos) and len(neg):
+            out.append(parts[i, rng.choice(pos, per_query)] - parts[i, rng.choice(neg, per_query)])
+    return np.concatenate(out) if out else np.zeros((0, parts.shape[2]))
+
+
+def _fit_pairwise(diff: np.ndarray, l2: float) -> np.ndarray:
+    """Non-negative weights minimising the pairwise logistic loss (RankNet with a linear scorer) + L2."""
+    from scipy.optimize import minimize
+
+    def loss(w):
+        z = diff @ w
+        value = np.logaddexp(0.0, -z).sum() + l2 * w @ w
+        grad = -(diff.T @ (1.0 / (1.0 + np.exp(z)))) + 2 * l2 * w
+        return value / len(z), grad / len(z)
+
+    start = np.full(diff.shape[1], 0.1)
+    w = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * diff.shape[1]).x
+    return w / w.sum() if w.sum() > 0 else start / start.sum()
+
+
+def _cv_fit(parts: np.ndarray, relevance: np.ndarray, active: list[int], k: int, fold: np.ndarray,
+            per_query: int, l2: float, seed: int) -> tuple[float, np.ndarray]:
+    """Cross-validated precision@k of fitting only the ``active`` components, and the fit on all rows."""
+    rng = np.random.default_rng(seed)
+    sub = parts[..., active]
+    cv = []
+    for f in np.unique(fold):
+        w = _fit_pairwise(_pair_differences(sub, relevance, np.flatnonzero(fold != f), rng, per_query), l2)
+        held = fold == f
+        cv.append(_metrics(_rank_by(sub[held] @ w, k), relevance[held], k)[f"precision@{k}"])
+    full = np.zeros(parts.shape[-1])
+    full[active] = _fit_pairwise(_pair_differences(sub, relevance, np.arange(len(relevance)), rng, per_query), l2)
+    return float(np.mean(cv)), full
+
+
+def fit_weights(parts: np.ndarray, relevance: np.ndarray, k: int = 10, folds: int = 5, per_query: int = 400,
+                l2: float = 1.0, seed: int = 0, keep: int = 0, min_gain: float = 0.002) -> dict:
+    """Learning-to-rank fit of the component weights on one split (use the dev half only).
+
+    ``parts``: (resumes, jobs, components). Pairwise logistic loss over (relevant, irrelevant) jobs of each
+    resume (RankNet with a linear scorer), weights >= 0 summing to 1. Components are then dropped one at a
+    time, backwards, while leaving one out raises the ``folds``-fold cross-validated precision@k by at least
+    ``min_gain`` (component ``keep`` — the semantic one — always stays): a component must earn its place
+    on held-out resumes, not just lower the training loss."""
+    fold = np.random.default_rng(seed).permutation(len(relevance)) % folds
+    active = list(range(parts.shape[-1]))
+    score, weights = _cv_fit(parts, relevance, active, k, fold, per_query, l2, seed)
+    path = [{"components": list(active), "cv_precision": round(score, 4)}]
+    while len(active) > 1:
+        trials = [(_cv_fit(parts, relevance, [a for a in active if a != d], k, fold, per_query, l2, seed), d)
+                  for d in active if d != keep]
+        (best, best_w), dropped = max(trials, key=lambda t: t[0][0])
+        if best < score + min_gain:
+            break
+        active.remove(dropped)
+        score, weights = best, best_w
+        path.append({"dropped": dropped, "cv_precision": round(score, 4)})
+    return {"weights": [round(float(x), 4) for x in weights], "cv_precision": round(score, 4), "path": path}
 
 
 def ranking_eval(shared: Path, encoders: tuple[str, ...] = ("minilm", "static"), per_category: int = 10,
@@ -158,7 +211,7 @@ def ranking_eval(shared: Path, encoders: tuple[str, ...] = ("minilm", "static"),
 
     from matching.embeddings import get_cache
     from matching.pipeline import candidate_side, embed_sides, job_side
-    from matching.scoring import COMPONENTS, WEIGHTS, score_matrix
+    from matching.scoring import COMPONENTS, DEFAULT_WEIGHTS_VERSION, WEIGHTS, score_matrix
 
     get_cache("minilm").attach(cache_dir)  # profiles embed documents too: reuse earlier runs' vectors
 
@@ -186,24 +239,47 @@ def ranking_eval(shared: Path, encoders: tuple[str, ...] = ("minilm", "static"),
     rng = np.random.default_rng(0)
     results["random"] = _metrics(_rank_by(rng.random(relevance.shape), k), relevance, k)
     for name in encoders:
+        # before: document-only vectors (the first 256 tokens) and weights w1
+        embed_sides([(cands, "candidate"), (job_s, "job")], name, cache_dir, title_weight=0.0)
+        results[f"embedding[{name}]"] = _metrics(_rank_by(score_matrix(
+            cands.features, job_s.features, WEIGHTS["semantic_only"])["score"], k), relevance, k)
+        results[f"hybrid w1 (before)[{name}]"] = _metrics(_rank_by(score_matrix(
+            cands.features, job_s.features, WEIGHTS["w1"])["score"], k), relevance, k)
+        plain = score_matrix(cands.features, job_s.features, WEIGHTS[DEFAULT_WEIGHTS_VERSION])
+        # now: title-emphasised vectors and the default (learned) weights
         embed_sides([(cands, "candidate"), (job_s, "job")], name, cache_dir)
-        for version in ("w1", "semantic_only", "skills_only"):
-            if version == "skills_only" and name != encoders[0]:
+        results[f"embedding+title[{name}]"] = _metrics(_rank_by(score_matrix(
+            cands.features, job_s.features, WEIGHTS["semantic_only"])["score"], k), relevance, k)
+        weights = WEIGHTS[DEFAULT_WEIGHTS_VERSION]
+        parts = score_matrix(cands.features, job_s.features, weights)
+        results[f"hybrid {weights.version}[{name}]"] = _metrics(_rank_by(parts["score"], k), relevance, k)
+        if name != encoders[0]:
+            continue
+        # ablations of the default weights: each component left out (the rest renormalised), and alone
+        norm = dict(zip(COMPONENTS, weights.component_weights(), strict=True))
+        without_title = sum(norm[c] * (plain if c == "semantic" else parts)[c] for c in COMPONENTS)
+        results[f"{weights.version} - title emphasis"] = _metrics(_rank_by(np.round(without_title, 6), k),
+                                                                  relevance, k)
+        for dropped in COMPONENTS:
+            rest = {c: norm[c] for c in COMPONENTS if c != dropped}
+            if not norm[dropped] or not sum(rest.values()):
                 continue
-            scores = score_matrix(cands.features, job_s.features, WEIGHTS[version])["score"]
-            label = {"w1": f"hybrid[{name}]", "semantic_only": f"embedding[{name}]",
-                     "skills_only": "skills_only"}[version]
-            results[label] = _metrics(_rank_by(scores, k), relevance, k)
-        if tune and name == encoders[0]:
-            parts = score_matrix(cands.features, job_s.features, WEIGHTS["w1"])
-            tried = []
-            for w in weight_grid():
-                combined = sum(w[c] * parts[c] for c in COMPONENTS)
-                tried.append((_metrics(_rank_by(np.round(combined, 6), k), relevance, k), w))
-            tried.sort(key=lambda t: (-t[0][f"precision@{k}"], -t[0][f"ndcg@{k}"], -t[1]["semantic"]))
-            results["tuning_top5"] = [{"weights": w, **m} for m, w in tried[:5]]
-            every = [(m, w) for m, w in tried if all(w[c] > 0 for c in COMPONENTS)]
-            results["tuning_top5"] += [{"weights": w, "all_components": True, **m} for m, w in every[:3]]
+            combined = sum(w * parts[c] for c, w in rest.items()) / sum(rest.values())
+            results[f"{weights.version} - {dropped}"] = _metrics(_rank_by(np.round(combined, 6), k), relevance, k)
+        for alone in COMPONENTS[1:]:  # semantic alone = embedding+title; ties broken by column order
+            results[f"{alone} only"] = _metrics(_rank_by(parts[alone], k), relevance, k)
+        if tune:
+            stacked = np.stack([parts[c] for c in COMPONENTS], axis=-1)
+            fit = fit_weights(stacked, relevance, k)
+            fit["weights"] = dict(zip(COMPONENTS, fit["weights"], strict=True))
+            for step in fit["path"]:
+                if "dropped" in step:
+                    step["dropped"] = COMPONENTS[step["dropped"]]
+                else:
+                    step["components"] = [COMPONENTS[c] for c in step["components"]]
+            fitted = stacked @ np.array(list(fit["weights"].values()))
+            fit[f"precision@{k}_on_this_split"] = _metrics(_rank_by(fitted, k), relevance, k)[f"precision@{k}"]
+            results["tuning"] = fit
     get_cache("minilm").save()
     return {"split": split, "resumes": len(sample), "jobs": len(jobs), "k": k, "results": results}
 

@@ -11,7 +11,8 @@ float32 sgemm otherwise; its error is bounded) and a streaming numba pass (``_ke
      the sum over the candidate's skills is the coverage itself (hashed rows past ``SKILL_ROWS`` skills);
    - experience: the library formula at the bucket's upper edge (it only grows with the years held);
    - salary: the formula at the bucket's lower edge (it only shrinks with the salary asked);
-   - location: exact, one row per distinct (city, country, remote-only) of the call's candidates;
+   - location + occupation: exact, one row per distinct (city, country, remote-only, ISCO unit group) of the
+     call's candidates (rarer classes share a row holding both terms' maxima);
    - the job-only constant (the neutral skills term of a job that lists none).
    The block's bounds are kept as int16 multiples of 2^-14, rounded up.
 2. **Probes**: the k best bounds of each row (and, until a job has k lower bounds, the k best rows of
@@ -43,6 +44,7 @@ from matching.scoring import (
     experience,
     job_skill_sets,
     location,
+    occupation,
     offered_salary,
     resolve_weights,
     salary,
@@ -212,7 +214,7 @@ class _Candidates:
     t_rows: np.ndarray
     fixed: np.ndarray  # (n, 3) experience, salary and constant table rows
     loc: np.ndarray  # (n,) row of ``loc_table``
-    loc_table: np.ndarray  # (L + 1, m) float32 location bound per class (last: rare classes, 1)
+    loc_table: np.ndarray  # (L + 1, m) float32 location + occupation terms per class (last: rare classes, max)
     max_norm: float
     max_terms: int  # most table rows summed into one bound row
 
@@ -230,18 +232,21 @@ class _Candidates:
         fixed = np.stack([ops["exp_base"] + _exp_row(np.asarray(c.years, np.float64)),
                           ops["sal_base"] + _sal_row(np.asarray(c.salary_min, np.float64)),
                           np.full(n, ops["const_row"])], axis=1).astype(np.int64)  # fmt: skip
-        keys = np.stack([c.city, c.country, (c.remote == 2).astype(np.int64)], axis=1)
+        # one class per distinct (city, country, remote-only, ISCO unit group): location and occupation
+        # are exact functions of the class and the job, so one table row per class holds both terms
+        keys = np.stack([c.city, c.country, (c.remote == 2).astype(np.int64), c.isco], axis=1)
         uniq, inverse, counts = (np.unique(keys, axis=0, return_inverse=True, return_counts=True) if n
-                                 else (np.zeros((0, 3), np.int64), np.zeros(0, np.int64), np.zeros(0)))  # fmt: skip
+                                 else (np.zeros((0, 4), np.int64), np.zeros(0, np.int64), np.zeros(0)))  # fmt: skip
         inverse = np.asarray(inverse).ravel()
         exact = np.argsort(-counts, kind="stable")[:LOCATION_ROWS]
         slot = np.full(len(uniq), len(exact))
         slot[exact] = np.arange(len(exact))
         jf = job.fm
         loc_table = np.empty((len(exact) + 1, len(job)), dtype=np.float32)
-        loc_table[:-1] = job.norm[3] * location(uniq[exact, 0:1], uniq[exact, 1:2], 2 * uniq[exact, 2:3],
-                                                jf.city[None, :], jf.country[None, :], jf.remote[None, :])  # fmt: skip
-        loc_table[-1] = job.norm[3]
+        loc_table[:-1] = (job.norm[3] * location(uniq[exact, 0:1], uniq[exact, 1:2], 2 * uniq[exact, 2:3],
+                                                 jf.city[None, :], jf.country[None, :], jf.remote[None, :])
+                          + job.norm[5] * occupation(uniq[exact, 3:4], jf.isco[None, :]))  # fmt: skip
+        loc_table[-1] = job.norm[3] + job.norm[5]  # rare classes: both terms at their maximum
         return cls(fm=c, vectors=vectors, sem=vectors * np.float32(job.norm[0]),
                    ptr=sub.indptr.astype(np.int64), pos=sub.indices.astype(np.int64),
                    t_ptr=rows_of.indptr.astype(np.int64), t_rows=rows_of.indices.astype(np.int64),
@@ -350,14 +355,15 @@ def _structured(cands: _Candidates, job: JobSide, ri: np.ndarray, ci: np.ndarray
 
 
 def _exact(cands: _Candidates, job: JobSide, ri: np.ndarray, ci: np.ndarray) -> np.ndarray:
-    """(P, 5) unrounded components in COMPONENTS order, the library's formulas (pairs taken in job order,
+    """(P, 6) unrounded components in COMPONENTS order, the library's formulas (pairs taken in job order,
     so a job's vector and bitsets are read once per run of its pairs)."""
     ri, ci = np.ascontiguousarray(ri, dtype=np.int64), np.ascontiguousarray(ci, dtype=np.int64)
     by_job = np.argsort(ci, kind="stable")
     ri_s, ci_s = ri[by_job], ci[by_job]
-    parts = np.empty((len(ri), 5))
+    parts = np.empty((len(ri), len(COMPONENTS)))
     parts[by_job, 0] = _kernels.semantic(ri_s, ci_s, cands.vectors, job.ops["vectors"])
-    parts[by_job, 1:] = _structured(cands, job, ri_s, ci_s)
+    parts[by_job, 1:5] = _structured(cands, job, ri_s, ci_s)
+    parts[:, 5] = occupation(cands.fm.isco[ri], job.fm.isco[ci])
     return parts
 
 

@@ -25,6 +25,7 @@ SIDES = ("candidate", "job")
 FEATURE_FIELDS = (
     "tenant_id", "invalid_reason", "skills", "essential_skills", "optional_skills", "years_experience",
     "location_city", "location_country", "remote", "salary_min", "salary_max", "desired_salary_min",
+    "occupation_code",
 )  # fmt: skip
 REMOTE_CODES = {"onsite": 0, "hybrid": 1, "remote": 2}
 UNKNOWN = -1
@@ -49,9 +50,18 @@ class FeatureMatrix:
     invalid_reason: np.ndarray  # (n,) object: None when valid
     skill_vocab_size: int = 0
     extra: dict = field(default_factory=dict)
+    # (n,) int64 ISCO-08 unit group (first 4 digits of the top ESCO occupation), -1 unknown; None: all unknown
+    occupation: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def isco(self) -> np.ndarray:
+        """(n,) int64 ISCO unit group per row, -1 unknown."""
+        if self.occupation is None:
+            return np.full(len(self.ids), UNKNOWN, dtype=np.int64)
+        return np.asarray(self.occupation, dtype=np.int64)
 
     def take(self, rows: np.ndarray | slice) -> FeatureMatrix:
         """A row subset (used for blocking)."""
@@ -62,6 +72,7 @@ class FeatureMatrix:
             years=self.years[rows], city=self.city[rows], country=self.country[rows], remote=self.remote[rows],
             salary_min=self.salary_min[rows], salary_max=self.salary_max[rows], valid=self.valid[rows],
             invalid_reason=self.invalid_reason[rows], skill_vocab_size=self.skill_vocab_size,
+            occupation=None if self.occupation is None else self.occupation[rows],
         )
 
 
@@ -208,6 +219,12 @@ def _ids(frame: pd.DataFrame, side: str) -> np.ndarray:
     return ids
 
 
+def isco_unit_group(code) -> int:
+    """ESCO occupation code ("2411.1.3") -> its ISCO-08 unit group as an int (2411; "0110" -> 110), -1 unknown."""
+    head = str(code or "")[:4]
+    return int(head) if len(head) == 4 and head.isdigit() else UNKNOWN
+
+
 def _remote_code(value) -> int:
     return REMOTE_CODES.get(str(value or "").lower(), UNKNOWN)
 
@@ -264,6 +281,7 @@ def build_features_frame(frame: pd.DataFrame, vectors: np.ndarray, side: str,
         valid=np.equal(reasons, None),
         invalid_reason=reasons,
         skill_vocab_size=taxonomy.n_skills,
+        occupation=_per_distinct(_column(frame, "occupation_code"), isco_unit_group, UNKNOWN, np.int64),
     )
 
 

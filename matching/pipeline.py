@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from matching import occupations
-from matching.embeddings import get_cache
+from matching.embeddings import TITLE_WEIGHT, get_cache, title_version, with_title
 from matching.explain import explain_pair
 from matching.features import FeatureMatrix, build_features
 from matching.profiles import ProfileError, build_candidate_profile, build_job_profile, headline, job_document
@@ -27,13 +27,15 @@ log = logging.getLogger(__name__)
 class Side:
     profiles: list[dict]
     texts: list[str]  # what gets embedded
+    titles: list[str] | None = None  # headline / job title: emphasised in the vector (embeddings.with_title)
     features: FeatureMatrix | None = None
 
 
 def candidate_side(ids: list, texts: list[str], metas: list[dict] | None = None, progress: bool = True) -> Side:
     profiles, embed_texts = [], []
     metas = metas or [{} for _ in ids]
-    occupations.prime([headline(t) for t in texts], texts)
+    titles = [headline(t) for t in texts]
+    occupations.prime(titles, texts)
     for cid, text, meta in tqdm(list(zip(ids, texts, metas, strict=True)), desc="candidate profiles",
                                 disable=not progress, leave=False):
         try:
@@ -44,7 +46,7 @@ def candidate_side(ids: list, texts: list[str], metas: list[dict] | None = None,
         p.setdefault("tenant_id", meta.get("tenant_id"))
         profiles.append(p)
         embed_texts.append("" if p.get("invalid_reason") else text)
-    return Side(profiles, embed_texts)
+    return Side(profiles, embed_texts, titles)
 
 
 def job_side(ids: list, titles: list[str], texts: list[str], metas: list[dict] | None = None,
@@ -62,10 +64,12 @@ def job_side(ids: list, titles: list[str], texts: list[str], metas: list[dict] |
         p.setdefault("tenant_id", meta.get("tenant_id"))
         profiles.append(p)
         embed_texts.append("" if p.get("invalid_reason") else job_document(title, text))
-    return Side(profiles, embed_texts)
+    return Side(profiles, embed_texts, [t or "" for t in titles])
 
 
-def embed_sides(sides: list[tuple[Side, str]], encoder_name: str, cache_dir=None) -> str:
+def embed_sides(sides: list[tuple[Side, str]], encoder_name: str, cache_dir=None,
+                title_weight: float = TITLE_WEIGHT) -> str:
+    """Vectors (title-emphasised, see embeddings.with_title) and features of each side; the model version."""
     cache = get_cache(encoder_name)
     cache.attach(cache_dir)
     encoder = cache.encoder
@@ -73,11 +77,14 @@ def embed_sides(sides: list[tuple[Side, str]], encoder_name: str, cache_dir=None
         valid_rows = [i for i, t in enumerate(side.texts) if t]
         vectors = np.zeros((len(side.texts), encoder.dim), dtype=np.float32)
         if valid_rows:
-            vectors[valid_rows] = cache.encode([side.texts[i] for i in valid_rows])
+            docs = cache.encode([side.texts[i] for i in valid_rows])
+            if title_weight and side.titles is not None:
+                docs = with_title(docs, cache.encode([side.titles[i] for i in valid_rows]), title_weight)
+            vectors[valid_rows] = docs
         side.features = build_features(side.profiles, vectors, name)
     cache.save()
     log.info("embeddings: %d cached, %d computed (%s)", cache.hits, cache.misses, encoder.model_version)
-    return encoder.model_version
+    return title_version(encoder.model_version, title_weight)
 
 
 def ranking_rows(cands: Side, jobs: Side, k: int, weights_version: str, model_version: str,

@@ -1,6 +1,6 @@
 """Hybrid candidate x job score: five normalised components combined by versioned weights.
 
-Components (each in [0, 1]; 0.5 = "unknown, neutral"); default weights ``w1`` (see WEIGHTS):
+Components (each in [0, 1]; 0.5 = "unknown, neutral"); default weights ``w2`` (see WEIGHTS):
 - semantic:   cosine of the two embeddings, clipped at 0.
 - skills:     weighted coverage of the job's ESCO skills by the candidate's, essential skills
               counting ``essential_weight`` (2) and optional ones 1; neutral if the job lists none.
@@ -8,6 +8,8 @@ Components (each in [0, 1]; 0.5 = "unknown, neutral"); default weights ``w1`` (s
 - location:   1 remote job or same city; 0.6 same country; 0 different country; 0.5 unknown;
               halved when a remote-only candidate meets an onsite job.
 - salary:     1 when the job's top of range reaches the candidate's desired minimum, else the ratio.
+- occupation: ISCO-08 agreement of the two sides' top ESCO occupations: 1 same unit group (4 digits),
+              0.85 same minor group (3 digits), else 0; 0.5 when either side has none.
 
 ``score = sum(w_c * component_c) / sum(w)`` rounded to 1e-6 (same input => same bits; the serving
 key uses the same resolution). Any pair with an invalid side or two different tenants scores NaN.
@@ -22,7 +24,10 @@ import numpy as np
 
 from matching.features import UNKNOWN, FeatureMatrix
 
-COMPONENTS = ("semantic", "skills", "experience", "location", "salary")
+COMPONENTS = ("semantic", "skills", "experience", "location", "salary", "occupation")
+# occupation agreement by ISCO-08 hierarchy of the two sides' top ESCO occupations (chosen by dev-half CV)
+SAME_UNIT_GROUP = 1.0  # first 4 digits equal
+SAME_MINOR_GROUP = 0.85  # first 3 digits equal
 NEUTRAL = 0.5
 SCORE_DECIMALS = 6
 
@@ -35,6 +40,7 @@ class HybridWeights:
     experience: float
     location: float
     salary: float
+    occupation: float = 0.0
     essential_weight: float = 2.0
     optional_weight: float = 1.0
 
@@ -57,11 +63,18 @@ WEIGHTS: dict[str, HybridWeights] = {
     # that keep every component in play (p@10 0.3026 vs 0.3047 for the overall best, which drops
     # location/experience entirely). Test-split numbers in docs/matching.md.
     "w1": HybridWeights("w1", semantic=0.75, skills=0.05, experience=0.10, location=0.05, salary=0.05),
+    # w2: learning-to-rank fit on the dev half only (`python -m matching.cli evaluate --split dev --tune`,
+    # matching.evaluation.fit_weights): pairwise logistic loss on relevant vs irrelevant jobs of each
+    # resume, weights >= 0, then backward elimination by 5-fold CV precision@10 (skills dropped: CV
+    # 0.352 -> 0.360; experience was fit to 0). Vectors are title-emphasised (embeddings.TITLE_WEIGHT).
+    "w2": HybridWeights("w2", semantic=0.7589, skills=0.0, experience=0.0, location=0.0435, salary=0.0115,
+                        occupation=0.1862),
     # Baselines used by the evaluation (not for serving).
     "semantic_only": HybridWeights("semantic_only", 1.0, 0.0, 0.0, 0.0, 0.0),
     "skills_only": HybridWeights("skills_only", 0.0, 1.0, 0.0, 0.0, 0.0),
+    "occupation_only": HybridWeights("occupation_only", 0.0, 0.0, 0.0, 0.0, 0.0, occupation=1.0),
 }
-DEFAULT_WEIGHTS_VERSION = "w1"
+DEFAULT_WEIGHTS_VERSION = "w2"
 
 
 def resolve_weights(weights: HybridWeights | str | None) -> HybridWeights:
@@ -134,6 +147,13 @@ def salary(desired: np.ndarray, offered: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
+def occupation(c_isco: np.ndarray, j_isco: np.ndarray) -> np.ndarray:
+    """ISCO agreement of (broadcastable) unit-group codes; -1 = unknown -> neutral."""
+    c_isco, j_isco = np.asarray(c_isco, dtype=np.int64), np.asarray(j_isco, dtype=np.int64)
+    out = np.where(c_isco == j_isco, SAME_UNIT_GROUP, np.where(c_isco // 10 == j_isco // 10, SAME_MINOR_GROUP, 0.0))
+    return np.where((c_isco < 0) | (j_isco < 0), NEUTRAL, out)
+
+
 def combine(parts: dict[str, np.ndarray], norm: np.ndarray, ok: np.ndarray) -> dict[str, np.ndarray]:
     """Weighted sum of the components in COMPONENTS order, everything rounded to SCORE_DECIMALS; NaN
     where not ``ok``. One rule for every scorer, so they agree to the bit."""
@@ -171,6 +191,7 @@ def score_matrix(a: FeatureMatrix, b: FeatureMatrix, weights: HybridWeights | st
         "location": location(c.city[:, None], c.country[:, None], c.remote[:, None],
                              j.city[None, :], j.country[None, :], j.remote[None, :]),  # fmt: skip
         "salary": salary(c.salary_min[:, None], offered_salary(j)[None, :]),
+        "occupation": occupation(c.isco[:, None], j.isco[None, :]),
     }
     pair_ok = c.valid[:, None] & j.valid[None, :] & (c.tenant[:, None] == j.tenant[None, :])
     out = combine(parts, w.component_weights(), pair_ok)

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-COMPONENTS = ("semantic", "skills", "experience", "location", "salary")
+from matching.scoring import COMPONENTS  # one list: the match rows carry every component of the score
+
 MATCH_COLUMNS = ["tenant_id", "direction", "candidate_id", "job_id", "rank", "score", *COMPONENTS]
 MATCH_TYPES = {"rank": "int", "score": "double", **dict.fromkeys(COMPONENTS, "double")}  # the rest: string
 MATCH_DDL = ", ".join(f"{name} {MATCH_TYPES.get(name, 'string')}" for name in MATCH_COLUMNS)

@@ -39,6 +39,8 @@ def _features(side, n, rng, tenants=("a", "b"), dim=24, vocab=40, invalid_share=
         remote=rng.choice([-1, 0, 1, 2], size=n).astype(np.int8),
         salary_min=salary, salary_max=np.where(rng.uniform(size=n) < 0.3, np.nan, salary * 1.2),
         valid=valid, invalid_reason=reasons, skill_vocab_size=vocab,
+        # ISCO unit groups sharing minor groups (2411/2412/2413 → 241), some unknown → every occupation value
+        occupation=rng.choice([-1, 2411, 2412, 2413, 2421, 5120], size=n).astype(np.int64),
     )  # fmt: skip
     if side == "job":
         none = (rng.uniform(size=n) >= 0.15).astype(np.float32)  # 15 % list no skill → neutral component
@@ -82,7 +84,7 @@ def _check_engine(c, j, k, weights, block_size, gemm):
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("weights", ["w1", "w0", "semantic_only", "skills_only"])
+@pytest.mark.parametrize("weights", ["w2", "w1", "w0", "semantic_only", "skills_only", "occupation_only"])
 def test_equals_brute_force_with_invalid_rows_ties_and_tenants(seed, weights):
     rng = np.random.default_rng(seed)
     c = _features("candidate", int(rng.integers(20, 90)), rng)
@@ -148,17 +150,18 @@ def test_pair_scores_equal_score_matrix_entries():
         np.testing.assert_array_equal(got[name], full[name][ri, ci])
 
 
+@pytest.mark.parametrize("weights", ["w1", "w2", "occupation_only"])  # occupation: the class-table term
 @pytest.mark.parametrize("gemm", ["bfloat16", "float32"])
-def test_screen_is_an_upper_bound_within_its_error_and_a_tight_one(gemm):
+def test_screen_is_an_upper_bound_within_its_error_and_a_tight_one(gemm, weights):
     from matching.fast_topk import JobSide, screen_block, screen_error_bound
 
     rng = np.random.default_rng(11)
     c = _features("candidate", 64, rng, tenants=("a",), invalid_share=0.0, dim=384)
     j = _features("job", 48, rng, tenants=("a",), invalid_share=0.0, dim=384)
-    side = JobSide.build(j, "w1")
+    side = JobSide.build(j, weights)
     bound = screen_block(c, side, gemm).astype(np.float64)
-    w = WEIGHTS["w1"].component_weights()
-    parts = score_matrix(c, j, "w1")
+    w = WEIGHTS[weights].component_weights()
+    parts = score_matrix(c, j, weights)
     exact = sum(wt * parts[name] for wt, name in zip(w, COMPONENTS, strict=True))
     cosine = c.vectors.astype(np.float64) @ j.vectors.astype(np.float64).T
     max_terms = int(np.diff(c.skills.indptr).max()) + 4
@@ -167,6 +170,10 @@ def test_screen_is_an_upper_bound_within_its_error_and_a_tight_one(gemm):
     assert gap.min() >= -eps  # an upper bound, the clipped cosine included
     assert np.median(gap) < 0.01  # exact skills and location, fine buckets: the bound stays close
     assert (np.abs(gap[cosine >= 0]) <= eps).mean() > 0.1  # and is often exact
+    if weights == "occupation_only":  # the class table holds the occupation term exactly (bar the int16 quantum)
+        from matching._kernels import QUANTUM
+
+        assert np.abs(gap).max() <= eps + QUANTUM
 
 
 def test_equals_brute_force_at_a_size_where_most_pairs_are_pruned():

@@ -20,6 +20,7 @@ from matching.features import (
     as_list,
     build_features,
     build_features_frame,
+    isco_unit_group,
 )
 from matching.taxonomy import load_taxonomy
 
@@ -92,11 +93,12 @@ def _reference(profiles: list[dict], vectors, side: str) -> FeatureMatrix:
         salary_min=np.asarray(sal_min, dtype=np.float64),
         salary_max=np.asarray([_float(p.get("salary_max")) for p in profiles], dtype=np.float64),
         valid=valid, invalid_reason=reasons, skill_vocab_size=taxonomy.n_skills,
+        occupation=np.asarray([isco_unit_group(p.get("occupation_code")) for p in profiles], dtype=np.int64),
     )  # fmt: skip
 
 
 ARRAYS = ("ids", "tenant", "vectors", "years", "city", "country", "remote", "salary_min", "salary_max", "valid",
-          "invalid_reason")  # fmt: skip
+          "invalid_reason", "isco")  # fmt: skip
 
 
 def assert_same(got: FeatureMatrix, want: FeatureMatrix) -> None:

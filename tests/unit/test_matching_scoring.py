@@ -29,7 +29,8 @@ def _world(n_c=37, n_j=53, seed=0, tenants=("t1",)):
                       "years_experience": float(rng.integers(0, 15)) if i % 5 else None,
                       "location_city": ["Austin", "Paris", None][i % 3], "location_country": ["US", "FR", None][i % 3],
                       "remote": ["remote", "onsite", None][i % 3],
-                      "desired_salary_min": [50000, None, 90000][i % 3]})
+                      "desired_salary_min": [50000, None, 90000][i % 3],
+                      "occupation_code": ["2411.1", "2512.4", None, "5120.1.2"][i % 4]})
     for j in range(n_j):
         ess = [uri(int(s)) for s in rng.choice(40, size=rng.integers(0, 6), replace=False)]
         opt = [uri(int(s)) for s in rng.choice(range(40, 60), size=rng.integers(0, 4), replace=False)]
@@ -38,7 +39,8 @@ def _world(n_c=37, n_j=53, seed=0, tenants=("t1",)):
                      "years_experience": [None, 2.0, 5.0, 10.0][j % 4],
                      "location_city": ["Austin", "Berlin", None][j % 3], "location_country": ["US", "DE", None][j % 3],
                      "remote": ["onsite", "remote", "hybrid"][j % 3],
-                     "salary_min": [40000, None, 100000][j % 3], "salary_max": [60000, None, 120000][j % 3]})
+                     "salary_min": [40000, None, 100000][j % 3], "salary_max": [60000, None, 120000][j % 3],
+                     "occupation_code": ["2411.1.3", "2413.1", "2512.4", None, "7212.1"][j % 5]})
     c = build_features(cands, _unit(rng, n_c), "candidate")
     jm = build_features(jobs, _unit(rng, n_j), "job")
     return cands, jobs, c, jm
@@ -53,6 +55,19 @@ def test_components_are_normalised_and_score_is_weighted_mean():
         assert np.nanmin(out[name]) >= 0 and np.nanmax(out[name]) <= 1
     manual = sum(wi * out[name] for wi, name in zip(w, COMPONENTS, strict=True))
     np.testing.assert_allclose(out["score"], manual, atol=5e-6)
+
+
+def test_occupation_agreement_follows_the_isco_hierarchy():
+    vec = np.ones((1, 4), dtype=np.float32)
+    cand = build_features([{"candidate_id": "c", "occupation_code": "2411.1"}], vec, "candidate")
+    codes = ["2411.1.3", "2413.1", "2421.2", "0110.1", None, "nonsense"]
+    jobs = build_features([{"job_id": str(i), "occupation_code": code} for i, code in enumerate(codes)],
+                          np.ones((len(codes), 4), np.float32), "job")
+    got = score_matrix(cand, jobs, "occupation_only")["occupation"][0]
+    # same unit group 2411, same minor group 241, other group, other major group, unknown, unparseable
+    assert got.tolist() == [1.0, 0.85, 0.0, 0.0, 0.5, 0.5]
+    unknown = build_features([{"candidate_id": "u"}], vec, "candidate")
+    assert score_matrix(unknown, jobs, "occupation_only")["occupation"][0].tolist() == [0.5] * len(codes)
 
 
 def test_skill_coverage_weights_essential_above_optional():
@@ -150,3 +165,18 @@ def test_weights_are_versioned_and_validated():
         HybridWeights("bad", -1, 0, 0, 0, 0).component_weights()
     with pytest.raises(ValueError):
         score_matrix(*_world(3, 3)[2:], weights="nope")
+
+
+def test_occupation_explanation_agrees_with_the_component():
+    from matching.explain import explain_pair
+
+    cands, jobs, c, j = _world(n_c=12, n_j=15)
+    parts = score_matrix(c, j, DEFAULT_WEIGHTS_VERSION)["occupation"]
+    for i, cand in enumerate(cands):
+        for x, job in enumerate(jobs):
+            reason = explain_pair(cand, job)["occupation_match"]
+            value = parts[i, x]
+            assert (reason == []) == (value == 0.5)
+            if reason:
+                assert reason[0].startswith({1.0: "same ISCO unit group", 0.85: "same ISCO minor group",
+                                             0.0: "different ISCO groups"}[float(value)])

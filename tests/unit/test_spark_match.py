@@ -33,7 +33,7 @@ def _brute_force(cands: pd.DataFrame, jobs: pd.DataFrame, k: int) -> set:
         recs = lambda f: [{k2: v for k2, v in r.items() if k2 != "vector"} for r in f.to_dict("records")]  # noqa: E731
         cf = build_features(recs(c), np.stack(c["vector"]), "candidate")
         jf = build_features(recs(j), np.stack(j["vector"]), "job")
-        s = score_matrix(cf, jf)["score"]
+        s = score_matrix(cf, jf, "w2")["score"]
         for i, cid in enumerate(c["candidate_id"]):
             order = sorted(range(len(j)), key=lambda x: (-s[i, x], j["job_id"][x]))[:k]
             expected |= {
@@ -57,7 +57,7 @@ def test_spark_topk_equals_brute_force_and_respects_tenants_and_status(spark):
     cdf = spark.createDataFrame(cands.assign(vector=cands["vector"].map(lambda v: [float(x) for x in v])))
     jdf = spark.createDataFrame(jobs.assign(vector=jobs["vector"].map(lambda v: [float(x) for x in v])))
     # block_size 5 forces several blocks per batch, exercising the jobs' running top-K merge
-    got_rows = hybrid_topk(cdf, jdf, k, "w1", block_size=5, partitions=2).collect()
+    got_rows = hybrid_topk(cdf, jdf, k, "w2", block_size=5, partitions=2).collect()
     got = {(r.direction, r.candidate_id, r.job_id, r.rank, round(r.score, 6)) for r in got_rows}
     assert got == _brute_force(cands, jobs, k)
 
@@ -87,7 +87,7 @@ def test_spark_topk_breaks_score_ties_by_id_across_partitions(spark):
     k = 5
     as_spark = lambda f: spark.createDataFrame(f.assign(vector=f["vector"].map(lambda v: [float(x) for x in v])))  # noqa: E731
     got = {(r.direction, r.candidate_id, r.job_id, r.rank, round(r.score, 6))
-           for r in hybrid_topk(as_spark(cands), as_spark(jobs), k, "w1", partitions=3).collect()}  # fmt: skip
+           for r in hybrid_topk(as_spark(cands), as_spark(jobs), k, "w2", partitions=3).collect()}  # fmt: skip
     assert got == _brute_force(cands, jobs, k)
 
 
