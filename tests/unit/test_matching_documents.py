@@ -127,3 +127,69 @@ def test_plain_text_and_legacy_encodings():
 )
 def test_bad_inputs_have_reasons(data, name, reason):
     assert _reason(data, name) == reason
+
+
+# ---------------------------------------------------------------- hostile documents (issue 14 item 9)
+
+
+def _zip_bomb_docx(inflated_bytes: int) -> bytes:
+    """A real DOCX (python-docx output) plus one part of zeros that inflates ~1000:1."""
+    import zipfile
+
+    from ingestion.documents import render
+
+    base = render("Jane Doe\nAccountant with payroll and bookkeeping experience.", "docx")
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(base)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info, source.read(info.filename))
+        chunk = b"\0" * (1 << 20)
+        with target.open("word/media/bomb.bin", "w") as part:
+            for _ in range(inflated_bytes >> 20):
+                part.write(chunk)
+    return out.getvalue()
+
+
+def test_zip_bomb_docx_is_refused_before_inflating():
+    import tracemalloc
+
+    from matching import documents
+
+    bomb = _zip_bomb_docx(2 * documents.MAX_DOCX_UNCOMPRESSED_BYTES)
+    assert len(bomb) < documents.MAX_DOCX_UNCOMPRESSED_BYTES // 100  # small on disk, huge inflated
+    tracemalloc.start()
+    try:
+        with pytest.raises(DocumentError) as err:
+            extract_text(bomb, "resume.docx")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert err.value.reason == "too_large" and "zip bomb" in str(err.value)
+    assert peak < 8 * 1024 * 1024  # the bomb's part was never inflated
+
+
+def test_small_docx_with_the_same_layout_still_reads():
+    assert "payroll" in extract_text(_zip_bomb_docx(1 << 20), "resume.docx")
+
+
+def test_many_page_pdf_is_refused():
+    from ingestion.documents import render
+    from matching import documents
+
+    lines = [f"Line {i} of a very long document" for i in range(60 * (documents.MAX_PDF_PAGES + 5))]
+    pdf = render("\n".join(lines), "pdf")
+    with pytest.raises(DocumentError) as err:
+        extract_text(pdf, "resume.pdf")
+    assert err.value.reason == "too_many_pages"
+
+
+def test_pdf_extraction_time_is_capped(monkeypatch):
+    from ingestion.documents import render
+    from matching import documents
+
+    pdf = render("\n".join(f"Line {i} with words" for i in range(60 * 5)), "pdf")
+    assert len(extract_text(pdf, "resume.pdf").splitlines()) >= 300  # readable under the default cap
+    monkeypatch.setattr(documents, "MAX_EXTRACT_SECONDS", 1e-9)
+    with pytest.raises(DocumentError) as err:
+        extract_text(pdf, "resume.pdf")
+    assert err.value.reason == "timeout"
