@@ -106,3 +106,21 @@ def test_matches_ready_reaches_the_bus_with_the_published_run(aws_day, boto_sess
     tenants = set(event["detail"]["matches_by_tenant"])
     assert tenants and len(tenants) == aws_day["publish"]["tenants"]
     assert all(n > 0 for n in event["detail"]["matches_by_tenant"].values())
+
+
+def test_the_hourly_landing_step_reports_what_firehose_delivered_on_s3(aws_day, boto_session):
+    """In AWS, land_events (`ingestion.landing --run-date D --hour HH`) must not consume the stream a second
+    time: it reports Firehose's objects, read from the raw bucket through pyarrow's S3 filesystem."""
+    from common.config import get_settings
+    from ingestion import landing
+
+    raw = f"{get_settings().lake_root}-raw"
+    keys = [o["Key"] for page in boto_session.client("s3").get_paginator("list_objects_v2").paginate(
+        Bucket=raw, Prefix="events/") for o in page.get("Contents", [])]
+    on_day = [k for k in keys if f"/dt={aws_day['run_date']}/" in k and k.endswith(".jsonl")]
+    assert on_day
+    report = landing.run_landing(aws_day["run_date"])
+    assert report["landed_by"] == "firehose" and report["files_delivered"] == len(on_day)
+    hour = on_day[0].split("/hour=")[1][:2]
+    by_hour = landing.run_landing(aws_day["run_date"], hour=hour)
+    assert by_hour["files_delivered"] == sum(f"/hour={hour}/" in k for k in on_day)
