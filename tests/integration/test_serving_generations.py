@@ -173,7 +173,49 @@ def test_keys_with_a_separator_or_a_foreign_tenant_are_refused_before_anything_i
     write_run(spark, "2026-11-22", {"C1": [("J1", 0.9)]}, {"J1": [("C1", 0.9)]}, tenant="ac#me")
     with pytest.raises(ValueError, match="ac#me"):
         publish.run("2026-11-22", spark=spark)
+    # A match whose job is another tenant's profile (a cross-tenant pair) is an unknown key for its tenant.
+    write_run(spark, "2026-11-22", {"C1": [("J1", 0.9)]}, {"J1": [("C1", 0.9)]})
+    foreign = write_run(spark, "2026-11-21", {"C9": [("J1", 0.5)]}, {}, tenant="globex")
+    _move_matches(spark, foreign, "2026-11-22")
+    with pytest.raises(ValueError, match="globex/J1"):
+        publish.run("2026-11-22", spark=spark)
     assert client("dynamodb").scan(TableName=lake.dynamodb_table, Select="COUNT")["Count"] == 0
+
+
+def _move_matches(spark, from_run_id: str, run_date: str) -> None:
+    """Append another run's match rows to ``run_date``'s run (a corrupted match output)."""
+    from spark_jobs import _runs
+    from spark_jobs._lake import table_uri
+    from spark_jobs.match import GOLD_MATCHES_DDL
+
+    run_id = _runs.make_run_id(run_date, _runs.default_weights_version())
+    rows = [r.asDict() for r in spark.read.parquet(f"{table_uri('gold', 'matches')}/run_id={from_run_id}").collect()]
+    extra = spark.createDataFrame([{**r, "run_id": run_id, "run_date": run_date} for r in rows], GOLD_MATCHES_DDL)
+    extra.drop("run_id").write.mode("append").parquet(f"{table_uri('gold', 'matches')}/run_id={run_id}")
+
+
+def test_an_entity_pointer_only_moves_forward_in_run_order(lake):
+    """The conditional put itself, against dynalite: older orders are refused, newer ones accepted."""
+    from common.aws import client
+    from spark_jobs._dynamo import EntityList, make_run_order, pointer_item, put_pointer, write_pointers
+
+    ddb, table = client("dynamodb"), lake.dynamodb_table
+    entity = EntityList(TENANT, "CAND", "C1", [])
+
+    def pointer(date, seq):
+        return pointer_item(entity, generation=f"g{seq}", run_id=date, run_order=make_run_order(date, seq),
+                            expires_at=1, published_at="t")  # fmt: skip
+
+    def served_generation():
+        key = {"PK": {"S": entity.pk}, "SK": {"S": "CURRENT"}}
+        return ddb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]["generation"]["S"]
+
+    assert put_pointer(ddb, table, pointer("2026-11-22", 5))
+    assert not put_pointer(ddb, table, pointer("2026-11-21", 9))  # a backfill, even with a later sequence
+    assert not put_pointer(ddb, table, pointer("2026-11-22", 5))  # the same publish again
+    assert served_generation() == "g5"
+    assert write_pointers(ddb, table, [pointer("2026-11-22", 4), pointer("2026-11-22", 6)]) == (1, 1)
+    assert served_generation() == "g6"
 
 
 def test_read_api_cli_serves_the_current_lists_and_names_an_unknown_tenant(spark, lake, capsys):
