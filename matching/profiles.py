@@ -224,3 +224,23 @@ def build_job_profile(title: str, description: str, meta: dict | None = None) ->
     if isinstance(result, ProfileError):
         raise result
     return result
+
+
+def extractor_version() -> str:
+    """PROFILE_VERSION + a digest of the extractor's code, the occupation mode and the bundled
+    data: any change re-profiles every entity in the next incremental run (a comment edit too —
+    the safe side of the trade)."""
+    import hashlib
+    import inspect
+    import sys
+
+    from matching import documents, skills, taxonomy, text
+    from matching.taxonomy import DATA_DIR
+
+    digest = hashlib.sha256(f"{PROFILE_VERSION}|{occupations.DEFAULT_MODE}".encode())
+    for module in (sys.modules[__name__], fields, occupations, skills, taxonomy, text, documents):
+        digest.update(inspect.getsource(module).encode())
+    for path in sorted(DATA_DIR.glob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    return f"{PROFILE_VERSION}-{digest.hexdigest()[:12]}"

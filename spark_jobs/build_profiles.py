@@ -6,6 +6,18 @@ Jobs: latest `job_posted`, with every later `job_updated` field applied (last no
 `job_closed` → `job_status = closed`; text = title + description.
 A document that cannot be read or profiled becomes a `quarantine/documents` row with its reason —
 never a crash, never silent loss: seen = profiled + quarantined (+ candidates without a resume).
+A resume is read only from its own tenant's documents prefix (`raw/documents/tenant_id=<t>/resumes/`)
+and only when the bytes agree with the event's `sha256`/`size_bytes` (when it carries them):
+otherwise `foreign_document` / `document_mismatch`.
+
+Incremental: every entity's *input hash* (document bytes or job fields, the structured event fields
+and the extractor version) is compared with the previous run date's snapshot; unchanged entities
+are carried forward (profile and text), only new or changed ones are profiled — and the snapshot
+stays complete for every run date (re-running a date gives the same snapshot).
+
+Embed once: when the occupation ranker needs MiniLM (mode "full"), a worker embeds each profiled
+document once and hands the vector of the profile text to `gold/embeddings` (the embed stage then
+finds it there), so the same vector serves the occupation and the match.
 
 Outputs (partition `run_date=`, dynamic overwrite → idempotent):
   gold/candidate_profiles, gold/job_profiles   — docs/contracts.md columns
@@ -51,12 +63,13 @@ JOB_PROFILE_DDL = (
     "job_status string"
 )
 PROFILE_DDL = {"candidate": CANDIDATE_PROFILE_DDL, "job": JOB_PROFILE_DDL}
-TEXTS_DDL = "tenant_id string, entity_id string, content_hash string, text string"
+TEXTS_DDL = "tenant_id string, entity_id string, content_hash string, text string, input_hash string"
 
 # Worker output: one row per entity, either a profile (as JSON) or a quarantine reason.
 RESULT_DDL = (
     "tenant_id string, entity_id string, event_id string, ok boolean, profile_json string, "
-    "content_hash string, text string, reason string, detail string, raw_record string"
+    "content_hash string, text string, reason string, detail string, raw_record string, input_hash string, "
+    "vector array<float>, model_version string"
 )
 
 RESULT_COLUMNS = [c.split()[0] for c in RESULT_DDL.split(", ")]
@@ -69,7 +82,8 @@ SILVER_COLUMNS = {
     },
     "resume_uploaded": {
         "event_id": "string", "tenant_id": "string", "occurred_at": "timestamp", "candidate_id": "string",
-        "resume_id": "string", "document_uri": "string", "content_type": "string", "dt": "string",
+        "resume_id": "string", "document_uri": "string", "content_type": "string", "size_bytes": "long",
+        "sha256": "string", "dt": "string",
     },
     "job_posted": {
         "event_id": "string", "tenant_id": "string", "occurred_at": "timestamp", "job_id": "string",
@@ -134,7 +148,8 @@ def latest_candidates(registered, resumes):
         "tenant_id", "candidate_id", "location_city", "location_region", "location_country",
         "remote_preference", F.col("desired_salary_min").cast("double").alias("desired_salary_min"),
     )  # fmt: skip
-    res = res.select("tenant_id", "candidate_id", "event_id", "resume_id", "document_uri", "content_type")
+    res = res.select("tenant_id", "candidate_id", "event_id", "resume_id", "document_uri", "content_type",
+                     F.col("size_bytes").cast("long").alias("size_bytes"), "sha256")
     return reg.join(res, ["tenant_id", "candidate_id"], "full_outer")
 
 
@@ -210,107 +225,198 @@ def _jsonable(value):
     return str(value)
 
 
-def _profile_candidate_batches(batches):
-    """mapInPandas body: resume bytes → text → profile JSON, or a quarantine reason per candidate."""
+def tenant_documents_prefix(raw_root: str, tenant_id: str) -> str:
+    """Where a tenant's resumes live, as a normalised path key (see normalised_path)."""
+    return _normalised(f"{raw_root.rstrip('/')}/documents/tenant_id={tenant_id}/resumes/")
+
+
+def _normalised(uri: str) -> str:
+    return re.sub(r"^(file:(//)?|s3a?://)", "", uri)
+
+
+def _resolved(uri: str, raw_root: str) -> str:
+    """Python twin of resolve_document_uri + normalised_path (the join key of attach_documents)."""
+    if re.match(r"^([a-z0-9]+:|/)", uri):
+        return _normalised(uri)
+    return _normalised(raw_root.rstrip("/") + "/" + re.sub(r"^(raw/)?", "", uri))
+
+
+def document_problem(row: dict, raw_root: str) -> tuple[str, str] | None:
+    """Why a candidate's resume must not be read: (reason, detail), or None.
+
+    The event's document_uri is free text: only a file under the candidate's own tenant's
+    documents prefix may be read (no ``..`` segments), and when the event carries the upload's
+    sha256 / size_bytes the bytes must agree with them."""
+    uri = str(row.get("document_uri") or "")
+    tenant = str(row.get("tenant_id") or "")
+    key = _resolved(uri, raw_root)
+    segments = key.split("/")
+    if (not tenant or "/" in tenant or ".." in segments
+            or not key.startswith(tenant_documents_prefix(raw_root, tenant))):
+        return "foreign_document", f"document_uri {uri!r} is outside tenant {tenant!r}'s documents prefix"
+    content = row.get("content")
+    if content is None:
+        return None  # missing / too large: reported by the caller
+    expected_size = _clean(row.get("size_bytes"))
+    if expected_size is not None and int(expected_size) != len(content):
+        return "document_mismatch", f"{uri}: {len(content)} bytes, the upload event says {int(expected_size)}"
+    expected_sha = _clean(row.get("sha256"))
+    if expected_sha:
+        import hashlib
+
+        actual = hashlib.sha256(bytes(content)).hexdigest()
+        if actual != str(expected_sha).lower():
+            return "document_mismatch", f"{uri}: sha256 {actual[:16]}… differs from the upload event's"
+    return None
+
+
+def _needs_minilm() -> bool:
+    from matching import occupations
+
+    weights = occupations.WEIGHTS[occupations.DEFAULT_MODE]
+    return bool(weights.get("doc_minilm") or weights.get("title_minilm"))
+
+
+def _embed_once(titles: list[str], documents: list[str], profile_texts: list[str]):
+    """The one MiniLM pass per document: the occupation ranker's title/document vectors go into the
+    process-wide content-hash cache (the profiles read them there), and the vector of each profile
+    text — the text the match embeds — is returned for gold/embeddings. Where the profile text is
+    the document (no contact details redacted) that is the same vector, not a second pass."""
+    if not documents or not _needs_minilm():
+        return [None] * len(profile_texts), None
+    from matching import occupations
+    from matching.embeddings import get_cache
+
+    cache = get_cache("minilm")
+    occupations.prime(titles, documents)
+    return [v.tolist() for v in cache.encode(profile_texts)], cache.encoder.model_version
+
+
+def _profile_all(build, inputs: list):
+    """The batch builder, and one by one if the batch raised (so one bad input fails alone)."""
+    try:
+        return build(inputs)
+    except Exception:  # noqa: BLE001 - isolate the document that raised
+        out = []
+        for item in inputs:
+            try:
+                out.append(build([item])[0])
+            except Exception as exc:  # noqa: BLE001
+                out.append(exc)
+        return out
+
+
+def _finish_results(results: list[dict], slots: list[int], profiles: list, texts: list[str],
+                    vectors: list, model_version: str | None, extra: list[dict]) -> None:
+    from matching.profiles import ProfileError
+
+    for slot, profile, text, vector, fields in zip(slots, profiles, texts, vectors, extra, strict=True):
+        result = results[slot]
+        if isinstance(profile, dict):
+            profile.update(fields)
+            result.update(ok=True, profile_json=json.dumps(profile, default=_jsonable),
+                          content_hash=profile["content_hash"], text=text, vector=vector,
+                          model_version=model_version if vector is not None else None)
+        elif isinstance(profile, ProfileError):
+            result.update(ok=False, reason=profile.reason, detail=str(profile)[:500])
+        else:
+            result.update(ok=False, reason="profile_error", detail=f"{type(profile).__name__}: {profile}"[:500])
+
+
+CANDIDATE_META = ["location_city", "location_region", "location_country", "remote_preference", "desired_salary_min"]
+
+
+def candidate_results(rows: list[dict], raw_root: str) -> list[dict]:
+    """Resume rows (candidate + document bytes) → RESULT rows: a profile, or a quarantine reason."""
     import os
 
+    from matching.documents import DocumentError, extract_text
+    from matching.profiles import build_candidate_profiles, headline
+
+    results, slots, texts, metas = [], [], [], []
+    for row in rows:
+        meta = {c: _clean(row.get(c)) for c in ["tenant_id", "candidate_id", "resume_id", *CANDIDATE_META]}
+        result = dict.fromkeys(RESULT_COLUMNS)
+        result.update(tenant_id=row["tenant_id"], entity_id=row["candidate_id"],
+                      event_id=_clean(row.get("event_id")), input_hash=_clean(row.get("input_hash")))
+        raw = json.dumps({**meta, "document_uri": row.get("document_uri")}, default=str)
+        try:
+            problem = document_problem(row, raw_root)
+            if problem:
+                raise _Quarantine(*problem)
+            if row.get("content") is None:
+                too_big = (row.get("document_bytes") or 0) > MAX_DOCUMENT_BYTES
+                raise _Quarantine("too_large" if too_big else "document_missing", row.get("document_uri"))
+            filename = os.path.basename(str(row.get("document_uri") or "resume"))
+            text = extract_text(bytes(row["content"]), filename)[:MAX_TEXT_CHARS]
+            slots.append(len(results))
+            texts.append(text)
+            metas.append(meta)
+        except (DocumentError, _Quarantine) as exc:
+            result.update(ok=False, reason=exc.reason, detail=str(exc)[:500])
+        except Exception as exc:  # noqa: BLE001 - one bad document must never fail the run
+            result.update(ok=False, reason="profile_error", detail=f"{type(exc).__name__}: {exc}"[:500])
+        result["raw_record"] = raw
+        results.append(result)
+    redacted = [redact_contacts(t) for t in texts]
+    vectors, model_version = _embed_once([headline(t) for t in texts], texts, redacted)
+    profiles = _profile_all(lambda items: build_candidate_profiles([t for t, _ in items], [m for _, m in items]),
+                            list(zip(texts, metas, strict=True)))
+    extra = [{"tenant_id": results[i]["tenant_id"], "candidate_id": results[i]["entity_id"]} for i in slots]
+    _finish_results(results, slots, profiles, redacted, vectors, model_version, extra)
+    for result in results:
+        if result["ok"]:
+            result["raw_record"] = None
+    return results
+
+
+def _profile_candidate_batches(batches, raw_root: str = ""):
+    """mapInPandas body: resume bytes → text → profile JSON, or a quarantine reason per candidate."""
     import pandas as pd
 
-    from matching.documents import DocumentError, extract_text
-    from matching.hashing import content_hash
-    from matching.profiles import ProfileError, build_candidate_profile
-
-    meta_cols = [
-        "location_city",
-        "location_region",
-        "location_country",
-        "remote_preference",
-        "desired_salary_min",
-    ]
+    raw_root = raw_root or get_settings().zone_uri("raw")
     for batch in batches:
-        out = []
-        for row in batch.to_dict("records"):
-            meta = {c: _clean(row.get(c)) for c in ["tenant_id", "candidate_id", "resume_id", *meta_cols]}
-            result = dict.fromkeys(RESULT_COLUMNS)
-            result.update(
-                tenant_id=row["tenant_id"],
-                entity_id=row["candidate_id"],
-                event_id=_clean(row.get("event_id")),
-            )
-            raw = json.dumps({**meta, "document_uri": row.get("document_uri")}, default=str)
-            try:
-                if row.get("content") is None:
-                    too_big = (row.get("document_bytes") or 0) > MAX_DOCUMENT_BYTES
-                    reason = "too_large" if too_big else "document_missing"
-                    raise _Quarantine(reason, row.get("document_uri"))
-                filename = os.path.basename(str(row.get("document_uri") or "resume"))
-                text = extract_text(bytes(row["content"]), filename)[:MAX_TEXT_CHARS]
-                profile = build_candidate_profile(text, meta)
-                profile.update(tenant_id=row["tenant_id"], candidate_id=row["candidate_id"])
-                profile["content_hash"] = profile.get("content_hash") or content_hash(text)
-                result.update(
-                    ok=True,
-                    profile_json=json.dumps(profile, default=_jsonable),
-                    content_hash=profile["content_hash"],
-                    text=redact_contacts(text),
-                )
-            except (DocumentError, ProfileError, _Quarantine) as exc:
-                result.update(ok=False, reason=exc.reason, detail=str(exc)[:500], raw_record=raw)
-            except Exception as exc:  # noqa: BLE001 - one bad document must never fail the run
-                result.update(
-                    ok=False,
-                    reason="profile_error",
-                    detail=f"{type(exc).__name__}: {exc}"[:500],
-                    raw_record=raw,
-                )
-            out.append(result)
-        yield pd.DataFrame(out, columns=RESULT_COLUMNS, dtype=object)
+        yield pd.DataFrame(candidate_results(batch.to_dict("records"), raw_root), columns=RESULT_COLUMNS,
+                           dtype=object)
+
+
+def job_results(rows: list[dict]) -> list[dict]:
+    """Job rows → RESULT rows: a profile, or a quarantine reason."""
+    from matching.profiles import build_job_profiles, job_document
+
+    meta_cols = [c for c in JOB_FIELDS if c not in ("title", "description")] + ["job_status", "closed_reason"]
+    results, slots, jobs, texts, extra = [], [], [], [], []
+    for row in rows:
+        meta = {c: _clean(row.get(c)) for c in ["tenant_id", "job_id", *meta_cols]}
+        result = dict.fromkeys(RESULT_COLUMNS)
+        result.update(tenant_id=row["tenant_id"], entity_id=row["job_id"], event_id=_clean(row.get("event_id")),
+                      input_hash=_clean(row.get("input_hash")))
+        title, description = _clean(row.get("title")) or "", _clean(row.get("description")) or ""
+        result["raw_record"] = json.dumps({**meta, "title": title, "description": description[:2000]}, default=str)
+        if not (title.strip() or description.strip()):
+            result.update(ok=False, reason="empty_text", detail="empty_text: job has neither title nor description")
+        else:
+            slots.append(len(results))
+            jobs.append((title, description[:MAX_TEXT_CHARS], meta))
+            texts.append(f"{title}\n\n{description}"[:MAX_TEXT_CHARS])
+            # status comes from the event history, not from the text
+            extra.append({"tenant_id": row["tenant_id"], "job_id": row["job_id"], "job_status": row["job_status"]})
+        results.append(result)
+    vectors, model_version = _embed_once([t for t, _, _ in jobs], [job_document(t, d) for t, d, _ in jobs], texts)
+    profiles = _profile_all(build_job_profiles, jobs)
+    _finish_results(results, slots, profiles, texts, vectors, model_version, extra)
+    for result in results:
+        if result["ok"]:
+            result["raw_record"] = None
+    return results
 
 
 def _profile_job_batches(batches):
     """mapInPandas body: title + description → job profile JSON, or a quarantine reason per job."""
     import pandas as pd
 
-    from matching.hashing import content_hash
-    from matching.profiles import ProfileError, build_job_profile
-
-    meta_cols = [c for c in JOB_FIELDS if c not in ("title", "description")] + ["job_status", "closed_reason"]
     for batch in batches:
-        out = []
-        for row in batch.to_dict("records"):
-            meta = {c: _clean(row.get(c)) for c in ["tenant_id", "job_id", *meta_cols]}
-            result = dict.fromkeys(RESULT_COLUMNS)
-            result.update(
-                tenant_id=row["tenant_id"], entity_id=row["job_id"], event_id=_clean(row.get("event_id"))
-            )
-            title, description = _clean(row.get("title")) or "", _clean(row.get("description")) or ""
-            try:
-                if not (title.strip() or description.strip()):
-                    raise _Quarantine("empty_text", "job has neither title nor description")
-                text = f"{title}\n\n{description}"[:MAX_TEXT_CHARS]
-                profile = build_job_profile(title, description[:MAX_TEXT_CHARS], meta)
-                # status comes from the event history, not from the text
-                profile.update(tenant_id=row["tenant_id"], job_id=row["job_id"], job_status=row["job_status"])
-                profile["content_hash"] = profile.get("content_hash") or content_hash(text)
-                result.update(
-                    ok=True,
-                    profile_json=json.dumps(profile, default=_jsonable),
-                    content_hash=profile["content_hash"],
-                    text=text,
-                )
-            except (ProfileError, _Quarantine) as exc:
-                raw = json.dumps({**meta, "title": title, "description": description[:2000]}, default=str)
-                result.update(ok=False, reason=exc.reason, detail=str(exc)[:500], raw_record=raw)
-            except Exception as exc:  # noqa: BLE001
-                raw = json.dumps({**meta, "title": title}, default=str)
-                result.update(
-                    ok=False,
-                    reason="profile_error",
-                    detail=f"{type(exc).__name__}: {exc}"[:500],
-                    raw_record=raw,
-                )
-            out.append(result)
-        yield pd.DataFrame(out, columns=RESULT_COLUMNS, dtype=object)
+        yield pd.DataFrame(job_results(batch.to_dict("records")), columns=RESULT_COLUMNS, dtype=object)
 
 
 class _Quarantine(Exception):
@@ -331,11 +437,64 @@ def _clean(value):
     return value
 
 
-def profile_candidates(candidates_with_documents):
+HAS_RESUME = "resume_id IS NOT NULL OR document_uri IS NOT NULL"
+
+
+def profile_candidates(candidates_with_documents, raw_root: str = ""):
     """Candidates (with resume bytes) → RESULT rows; a candidate without any resume is not profiled."""
-    return candidates_with_documents.where("resume_id IS NOT NULL OR document_uri IS NOT NULL").mapInPandas(
-        _profile_candidate_batches, RESULT_DDL
+    import functools
+
+    return candidates_with_documents.where(HAS_RESUME).mapInPandas(
+        functools.partial(_profile_candidate_batches, raw_root=raw_root), RESULT_DDL
     )
+
+
+def with_input_hash(df, side: str, version: str):
+    """Add ``input_hash``: everything a profile depends on (document bytes or job fields, the
+    structured event fields, the extractor version) hashed; equal hash ⇒ equal profile and text."""
+    from pyspark.sql import functions as F
+
+    if side == "candidate":
+        parts = [F.sha2(F.col("content"), 256), F.col("document_bytes").cast("string"), "document_uri",
+                 "resume_id", *CANDIDATE_META]
+    else:
+        parts = [*JOB_FIELDS, "job_status", "closed_reason"]
+    cols = [F.coalesce(F.col(c).cast("string") if isinstance(c, str) else c, F.lit("\u0000")) for c in parts]
+    return df.withColumn("input_hash", F.sha2(F.concat_ws("\u0001", F.lit(version), *cols), 256))
+
+
+def previous_snapshot(spark, side: str, run_date: str):
+    """(profiles, texts) of the latest run date before ``run_date`` with ``input_hash`` on both,
+    or None when there is none: what an unchanged entity is carried forward from."""
+    from pyspark.sql import functions as F
+
+    texts = read_table(spark, table_uri("gold", "profile_texts"),
+                       f"{TEXTS_DDL}, entity_type string, run_date string")
+    texts = ensure_columns(texts, {"input_hash": "string"}).where(
+        (F.col("entity_type") == side) & (F.col("run_date").cast("string") < run_date))
+    latest = texts.agg(F.max(F.col("run_date").cast("string")).alias("d")).collect()[0]["d"]
+    if latest is None:
+        return None
+    from spark_jobs._lake import read_profiles
+
+    id_col = "candidate_id" if side == "candidate" else "job_id"
+    texts = texts.where((F.col("run_date").cast("string") == latest) & F.col("input_hash").isNotNull()).select(
+        "tenant_id", F.col("entity_id").alias(id_col), "content_hash", "text", "input_hash")
+    profiles = read_profiles(spark, side, latest).drop("run_date")
+    return profiles, texts
+
+
+def split_unchanged(current, previous, side: str):
+    """(todo, carried): current entities whose input hash the previous snapshot lacks, and the
+    previous snapshot's (profile, text) rows of the others."""
+    id_col = "candidate_id" if side == "candidate" else "job_id"
+    if previous is None:
+        return current, None
+    profiles, texts = previous
+    keys = ["tenant_id", id_col, "input_hash"]
+    done = texts.select(*keys, "content_hash", "text").join(profiles, ["tenant_id", id_col, "content_hash"])
+    carried = current.select(*keys).join(done, keys)
+    return current.join(done.select(*keys), keys, "left_anti"), carried
 
 
 def profile_jobs(jobs):
@@ -359,7 +518,7 @@ def texts_from_results(results, side: str, run_date: str):
     from pyspark.sql import functions as F
 
     return results.where("ok").select(
-        "tenant_id", "entity_id", "content_hash", "text",
+        "tenant_id", "entity_id", "content_hash", "text", "input_hash",
         F.lit(side).alias("entity_type"), F.lit(run_date).alias("run_date"),
     )  # fmt: skip
 
@@ -406,10 +565,40 @@ def _documents(spark, raw_root: str):
     )
 
 
+def _carried_profiles(carried, side: str, run_date: str):
+    from pyspark.sql import functions as F
+
+    names = [c.split()[0] for c in PROFILE_DDL[side].split(", ")]
+    return carried.select(*names).withColumn("run_date", F.lit(run_date))
+
+
+def _carried_texts(carried, side: str, run_date: str):
+    from pyspark.sql import functions as F
+
+    id_col = "candidate_id" if side == "candidate" else "job_id"
+    return carried.select(
+        "tenant_id", F.col(id_col).alias("entity_id"), "content_hash", "text", "input_hash",
+        F.lit(side).alias("entity_type"), F.lit(run_date).alias("run_date"),
+    )  # fmt: skip
+
+
+def embeddings_from_results(results, side: str, embedded_at):
+    """The MiniLM vectors the workers computed for the occupation step, as gold/embeddings rows."""
+    from pyspark.sql import functions as F
+
+    return results.where("ok AND vector IS NOT NULL").select(
+        "tenant_id", "entity_id", "content_hash", "model_version", "vector",
+        F.lit(embedded_at).cast("timestamp").alias("embedded_at"), F.lit(side).alias("entity_type"),
+    )  # fmt: skip
+
+
 def run(run_date: str, spark=None) -> dict:
-    """Build the run date's profile snapshot; returns counts (seen = profiled + quarantined + no resume)."""
+    """Build the run date's profile snapshot; returns counts (seen = profiled + quarantined + no resume;
+    profiled = reprocessed + carried forward)."""
     from pyspark import StorageLevel
 
+    from matching.profiles import extractor_version
+    from spark_jobs import embed
     from spark_jobs.session import get_spark
 
     check_run_date(run_date)
@@ -417,48 +606,64 @@ def run(run_date: str, spark=None) -> dict:
     started = time.perf_counter()
     raw_root = get_settings().zone_uri("raw")
     now = utc_now().replace(tzinfo=None)
+    version = extractor_version()
 
     candidates = latest_candidates(
         _silver(spark, "candidate_registered", run_date), _silver(spark, "resume_uploaded", run_date)
     )
-    candidates = attach_documents(candidates, _documents(spark, raw_root), raw_root).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    candidates = attach_documents(candidates, _documents(spark, raw_root), raw_root)
+    candidates = with_input_hash(candidates, "candidate", version).persist(StorageLevel.MEMORY_AND_DISK)
     jobs = current_jobs(
         _silver(spark, "job_posted", run_date),
         _silver(spark, "job_updated", run_date),
         _silver(spark, "job_closed", run_date),
     )
+    jobs = with_input_hash(jobs, "job", version).persist(StorageLevel.MEMORY_AND_DISK)
     parallelism = spark.sparkContext.defaultParallelism
     counts: dict = {}
     quarantined = []
-    for side, results in (
+    existing_embeddings = embed.read_embeddings(spark)
+    for side, current in (("candidate", candidates.where(HAS_RESUME)), ("job", jobs)):
+        todo, carried = split_unchanged(current, previous_snapshot(spark, side, run_date), side)
         # documents are parsed in Python workers: spread them over every core
-        ("candidate", profile_candidates(candidates.repartition(parallelism))),
-        ("job", profile_jobs(jobs.repartition(parallelism))),
-    ):
-        results = results.persist(StorageLevel.MEMORY_AND_DISK)  # documents are parsed once, used thrice
+        todo = todo.repartition(parallelism)
+        results = profile_candidates(todo, raw_root) if side == "candidate" else profile_jobs(todo)
+        results = results.persist(StorageLevel.MEMORY_AND_DISK)  # documents are parsed once, used four times
         stats = results.groupBy("ok").count().collect()
         ok = sum(r["count"] for r in stats if r["ok"])
         bad = sum(r["count"] for r in stats if not r["ok"])
         profiles = profiles_from_results(results, side, run_date)
+        texts = texts_from_results(results, side, run_date)
+        kept = 0
+        if carried is not None:
+            carried = carried.persist(StorageLevel.MEMORY_AND_DISK)
+            kept = carried.count()
+            profiles = profiles.unionByName(_carried_profiles(carried, side, run_date))
+            texts = texts.unionByName(_carried_texts(carried, side, run_date))
         part = {"run_date": run_date, "entity_type": side}
-        replace_partition(profiles.coalesce(4), table_uri("gold", f"{side}_profiles"), ["run_date"], part, ok)
+        total = ok + kept
+        replace_partition(profiles.coalesce(4), table_uri("gold", f"{side}_profiles"), ["run_date"], part, total)
         replace_partition(
-            texts_from_results(results, side, run_date).coalesce(4), table_uri("gold", "profile_texts"),
-            ["entity_type", "run_date"], part, ok,
+            texts.coalesce(4), table_uri("gold", "profile_texts"), ["entity_type", "run_date"], part, total,
         )  # fmt: skip
-        counts[f"{side}_profiles"] = ok
+        keys = ["entity_type", *embed.KEY]
+        vectors = embeddings_from_results(results, side, now).join(
+            existing_embeddings.select(*keys), keys, "left_anti").dropDuplicates(keys)
+        handed = vectors.persist(StorageLevel.MEMORY_AND_DISK).count()
+        if handed:
+            vectors.write.mode("append").partitionBy("entity_type").parquet(table_uri("gold", "embeddings"))
+        counts[f"{side}_profiles"] = total
+        counts[f"{side}s_reprocessed"] = ok + bad
+        counts[f"{side}s_carried_forward"] = kept
         counts[f"{side}s_quarantined"] = bad
+        counts[f"{side}_vectors_handed_to_embeddings"] = handed
         quarantined.append(quarantine_from_results(results, side, run_date, now))
         if side == "job":
-            counts["jobs_seen"] = ok + bad
+            counts["jobs_seen"] = total + bad
             counts["jobs_open"] = profiles.where("job_status = 'open'").count()
         else:
             counts["candidates_seen"] = candidates.count()
-            counts["candidates_without_resume"] = candidates.where(
-                "resume_id IS NULL AND document_uri IS NULL"
-            ).count()
+            counts["candidates_without_resume"] = candidates.where(f"NOT ({HAS_RESUME})").count()
     reasons = quarantined[0].unionByName(quarantined[1])
     bad_total = counts["candidates_quarantined"] + counts["jobs_quarantined"]
     replace_partition(
@@ -471,6 +676,7 @@ def run(run_date: str, spark=None) -> dict:
     )
     if reconciled != counts["candidates_seen"]:
         raise RuntimeError(f"candidate counts do not reconcile: {counts}")
+    counts["extractor_version"] = version
     counts["seconds"] = round(time.perf_counter() - started, 1)
     log.info("profiles for %s: %s", run_date, counts)
     return counts

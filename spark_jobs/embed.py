@@ -140,6 +140,10 @@ def run(run_date: str, encoder: str | None = None, spark=None) -> dict:
         texts=total,
         embedded=todo,
         unchanged_skipped=total - todo,
+        # the run summary's per-stage vocabulary: texts embedded now vs vectors kept from before
+        # (build_profiles hands over the MiniLM vectors it computed for new documents)
+        reprocessed=todo,
+        carried_forward=total - todo,
         docs_per_s=round(todo / seconds, 1) if todo else None,
         seconds=round(seconds, 1),
     )

@@ -153,3 +153,130 @@ def test_redact_contacts_removes_email_and_phone_but_keeps_years():
     out = redact_contacts(text)
     assert "@" not in out and "7700" not in out
     assert "5 years Python" in out and "Jane Doe" in out
+
+
+# ---------------------------------------------------------------- cross-tenant reads (issue 14 item 8)
+
+RESUME = ("Senior Python developer. 7 years of experience building data pipelines with Python, SQL, "
+          "Apache Spark and machine learning. Worked with databases and cloud computing.")
+
+
+def _resume_row(raw_root, tenant, uri, content, **event):
+    return {"tenant_id": tenant, "candidate_id": "C1", "event_id": "up-1", "resume_id": "R1",
+            "document_uri": uri, "content_type": "text/plain", "content": content,
+            "document_bytes": len(content), **event}
+
+
+def _profile_rows(rows, raw_root, monkeypatch):
+    import pandas as pd
+
+    import matching.occupations as occupations
+    from spark_jobs.build_profiles import _profile_candidate_batches
+
+    monkeypatch.setattr(occupations, "DEFAULT_MODE", "fast")
+    monkeypatch.setenv("LAKE_ROOT", raw_root.rsplit("/raw", 1)[0])
+    from common.config import reset_settings_cache
+
+    reset_settings_cache()
+    out = pd.concat(list(_profile_candidate_batches(iter([pd.DataFrame(rows)]))))
+    reset_settings_cache()
+    return {(r.tenant_id, r.entity_id): (r.ok, r.reason) for r in out.itertuples()}
+
+
+@pytest.mark.parametrize("uri", [
+    "raw/documents/tenant_id=beta/resumes/R9.txt",                 # another tenant's file
+    "raw/documents/tenant_id=acme/../tenant_id=beta/resumes/R9.txt",  # climbing out of the prefix
+    "/etc/passwd",                                                # anywhere else
+])
+def test_a_resume_outside_the_tenants_documents_prefix_is_quarantined(tmp_path, monkeypatch, uri):
+    raw_root = str(tmp_path / "lake" / "raw")
+    got = _profile_rows([_resume_row(raw_root, "acme", uri, RESUME.encode())], raw_root, monkeypatch)
+    assert got == {("acme", "C1"): (False, "foreign_document")}
+
+
+def test_a_resume_whose_bytes_differ_from_the_upload_event_is_quarantined(tmp_path, monkeypatch):
+    import hashlib
+
+    raw_root = str(tmp_path / "lake" / "raw")
+    body = RESUME.encode()
+    own = "raw/documents/tenant_id=acme/resumes/R1.txt"
+    good = _resume_row(raw_root, "acme", own, body, sha256=hashlib.sha256(body).hexdigest(), size_bytes=len(body))
+    wrong_sha = {**good, "tenant_id": "acme2", "document_uri": own.replace("acme", "acme2"),
+                 "sha256": hashlib.sha256(b"other").hexdigest()}
+    wrong_size = {**good, "tenant_id": "acme3", "document_uri": own.replace("acme", "acme3"),
+                  "size_bytes": len(body) + 1}
+    unsigned = {**good, "tenant_id": "acme4", "document_uri": f"{raw_root}/documents/tenant_id=acme4/resumes/R1.txt",
+                "sha256": None, "size_bytes": None}
+    got = _profile_rows([good, wrong_sha, wrong_size, unsigned], raw_root, monkeypatch)
+    assert got == {("acme", "C1"): (True, None), ("acme2", "C1"): (False, "document_mismatch"),
+                   ("acme3", "C1"): (False, "document_mismatch"), ("acme4", "C1"): (True, None)}
+
+
+# ---------------------------------------------------------------- incremental snapshots (issue 13)
+
+
+def _write_day(spark, settings, day: str, resumes: dict[str, str], jobs: dict[str, str]):
+    import pathlib
+
+    from spark_jobs._lake import write_partitions
+
+    at = dt.datetime.fromisoformat(day) + dt.timedelta(hours=9)
+
+    def write(event_type, rows, ddl):
+        write_partitions(spark.createDataFrame(rows, ddl + ", dt string"), settings.table_uri("silver", event_type),
+                         ["dt"])
+
+    raw = settings.zone_uri("raw")
+    for cand, text in resumes.items():
+        path = pathlib.Path(f"{raw}/documents/tenant_id=acme/resumes/R{cand}-{day}.txt")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode())
+    write("candidate_registered", [(f"reg-{c}-{day}", "acme", at, c, day) for c in resumes],
+          "event_id string, tenant_id string, occurred_at timestamp, candidate_id string")
+    write("resume_uploaded",
+          [(f"up-{c}-{day}", "acme", at, c, f"R{c}-{day}", f"raw/documents/tenant_id=acme/resumes/R{c}-{day}.txt",
+            "text/plain", day) for c in resumes],
+          "event_id string, tenant_id string, occurred_at timestamp, candidate_id string, resume_id string, "
+          "document_uri string, content_type string")
+    write("job_posted", [(f"post-{j}-{day}", "acme", at, j, "E1", title, f"{title}: Python, SQL and Spark.", day)
+                         for j, title in jobs.items()],
+          "event_id string, tenant_id string, occurred_at timestamp, job_id string, employer_id string, "
+          "title string, description string")
+
+
+def _snapshot(spark, settings, table, day):
+    rows = spark.read.parquet(settings.table_uri("gold", table)).where(f"run_date = '{day}'").collect()
+    return sorted(tuple(sorted((k, str(v)) for k, v in r.asDict().items())) for r in rows)
+
+
+def test_unchanged_entities_are_carried_forward_and_reruns_are_idempotent(spark, isolated_settings):
+    from spark_jobs import build_profiles
+
+    settings = isolated_settings
+    base = "Data engineer with 6 years of experience in Python, SQL, Apache Spark and cloud computing."
+    day1 = {f"C{i}": f"{base} Candidate number {i}." for i in range(4)}
+    _write_day(spark, settings, "2026-11-20", day1, {"J1": "Data engineer", "J2": "Analyst"})
+    first = build_profiles.run("2026-11-20", spark=spark)
+    assert first["candidate_profiles"] == 4 and first["candidates_reprocessed"] == 4
+    assert first["candidates_carried_forward"] == 0 and first["jobs_reprocessed"] == 2
+
+    # next day: C0 uploads a changed resume, C9 is new, job J3 is posted; everything else is unchanged
+    _write_day(spark, settings, "2026-11-21", {"C0": base + " Now also Kubernetes.", "C9": base + " New here."},
+               {"J3": "Nurse"})
+    second = build_profiles.run("2026-11-21", spark=spark)
+    assert (second["candidates_reprocessed"], second["candidates_carried_forward"]) == (2, 3)
+    assert (second["jobs_reprocessed"], second["jobs_carried_forward"]) == (1, 2)
+    assert second["candidate_profiles"] == 5 and second["job_profiles"] == 3  # a full snapshot
+    day2 = _snapshot(spark, settings, "candidate_profiles", "2026-11-21")
+    day1_rows = {dict(r)["candidate_id"]: dict(r) for r in _snapshot(spark, settings, "candidate_profiles", "2026-11-20")}
+    carried = {dict(r)["candidate_id"]: dict(r) for r in day2 if dict(r)["candidate_id"] in ("C1", "C2", "C3")}
+    for cand, row in carried.items():  # carried rows are the previous profile, re-dated
+        assert {k: v for k, v in row.items() if k != "run_date"} == {
+            k: v for k, v in day1_rows[cand].items() if k != "run_date"}
+    texts = _snapshot(spark, settings, "profile_texts", "2026-11-21")
+    assert len(texts) == 5 + 3
+
+    again = build_profiles.run("2026-11-21", spark=spark)  # re-running the date: same snapshot
+    assert (again["candidates_reprocessed"], again["candidates_carried_forward"]) == (2, 3)
+    assert _snapshot(spark, settings, "candidate_profiles", "2026-11-21") == day2
+    assert _snapshot(spark, settings, "profile_texts", "2026-11-21") == texts
