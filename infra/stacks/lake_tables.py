@@ -287,6 +287,7 @@ def table_specs() -> list[TableSpec]:
                 ("experience", "double"),
                 ("location", "double"),
                 ("salary", "double"),
+                ("occupation", "double"),  # ISCO agreement of the two sides' occupations (matching.scoring)
                 ("matched_skills", "array<string>"),
                 ("missing_essential", "array<string>"),
                 ("missing_optional", "array<string>"),
