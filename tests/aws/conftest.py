@@ -216,6 +216,29 @@ def spark(aws_env):
     session = get_spark("aws-tier", master="local[1]", shuffle_partitions=1)
     yield session
     session.stop()
+    _stop_spark_jvm()
+
+
+def _stop_spark_jvm() -> None:
+    """SparkSession.stop() leaves the py4j gateway's JVM running until the interpreter exits; stop and reap it
+    here so the tier leaves no process behind (scripts/run_tests.sh's leftovers check)."""
+    import subprocess as sp
+
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    proc = getattr(gateway, "proc", None)
+    gateway.shutdown()
+    SparkContext._gateway = SparkContext._jvm = None
+    if proc is not None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except sp.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def _simulate(run_date: str) -> dict:
