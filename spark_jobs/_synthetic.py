@@ -13,6 +13,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from matching.scoring import COMPONENTS  # one list: every component of the score
+
 SKILL_POOL_SIZE = 300  # real ESCO skills (the first N of the bundled taxonomy), so skill overlap is scored
 
 
@@ -21,9 +23,6 @@ def skill_pool() -> list[str]:
 
     tax = load_taxonomy()
     return [tax.skill_uri(i) for i in range(SKILL_POOL_SIZE)]
-
-
-COMPONENTS = ("semantic", "skills", "experience", "location", "salary")
 
 
 def unit_vectors(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:

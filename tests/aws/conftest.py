@@ -246,7 +246,7 @@ def _simulate(run_date: str) -> dict:
     from ingestion.simulator import run_simulation
 
     before = (dt.date.fromisoformat(run_date) - dt.timedelta(days=1)).isoformat()
-    days = [run_simulation(day, seed=11, scale=0.1, continue_history=True) for day in (before, run_date)]
+    days = [run_simulation(day, seed=11, scale=0.1) for day in (before, run_date)]
     return {k: sum(d[k] for d in days) for k in ("kinesis_records", "eventbridge_entries", "events", "bad_records")}
 
 

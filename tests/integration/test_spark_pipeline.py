@@ -174,7 +174,9 @@ def test_profiles_to_serving_end_to_end(spark, services):
     assert emb["embedded"] == 8 and emb["unchanged_skipped"] == 0
 
     m = match.run(RUN_DATE, k=2, spark=spark)
-    assert m["run_id"] == f"{RUN_DATE}Tw1" and m["tenants"] == 2
+    from matching.scoring import DEFAULT_WEIGHTS_VERSION
+
+    assert m["run_id"] == f"{RUN_DATE}T{DEFAULT_WEIGHTS_VERSION}" and m["tenants"] == 2
     assert m["pairs_scored"] == 3 * 2 + 1 * 1  # acme: 3 candidates × 2 open jobs; globex 1 × 1
     assert m["candidate_to_job_rows"] == 3 * 2 + 1 and m["job_to_candidate_rows"] == 2 * 2 + 1
     gold = spark.read.parquet(f"{settings.table_uri('gold', 'matches')}/run_id={m['run_id']}").collect()
