@@ -58,16 +58,22 @@ lock: | $(UV) ## Re-resolve requirements/*.in into the committed locks
 RUN_DATE ?=
 SEED ?= 42
 SCALE ?= small
+DAYS ?= 14
 ENCODER ?=
 
 .PHONY: run
-run: install-jobs install-dbt node_modules/.installed services-up ## Run the whole pipeline for one day on the local default, then print a summary
-	$(JOBS_PY) -m common.run_pipeline $(if $(RUN_DATE),--run-date $(RUN_DATE)) --seed $(SEED) --scale $(SCALE) $(if $(ENCODER),--encoder $(ENCODER))
+run: install-jobs install-dbt node_modules/.installed services-up ## Run the pipeline over DAYS days of history (default 14) ending at RUN_DATE, then print a summary (SCALE=, DAYS=)
+	$(JOBS_PY) -m common.run_pipeline $(if $(RUN_DATE),--run-date $(RUN_DATE)) --days $(DAYS) --seed $(SEED) --scale $(SCALE) $(if $(ENCODER),--encoder $(ENCODER))
+
+# CANDIDATES / JOBS / OUT / DAYS are shared names (mk/matching.mk, mk/spark.mk): defaults stay in the recipe.
+.PHONY: bench-pipeline
+bench-pipeline: install-jobs install-dbt node_modules/.installed ## Benchmark the daily pipeline: a cold day + steady days (CANDIDATES=50000 JOBS=20000 DAYS=2 OUT=file.json)
+	$(JOBS_PY) benchmarks/bench_pipeline.py --candidates $(or $(CANDIDATES),2000) --jobs $(or $(JOBS),800) --days $(if $(filter command line,$(origin DAYS)),$(DAYS),2) --out $(or $(filter-out .local/bench/scoring.json,$(OUT)),.local/bench/pipeline.json) $(if $(ENCODER),--encoder $(ENCODER))
 
 TEST_DEPS := install-jobs install-dbt install-airflow install-infra install-checkov node_modules/.installed install-chromium infra/node_modules/.installed
 
 .PHONY: test test-unit test-integration test-e2e test-airflow test-infra
-test: $(TEST_DEPS) ## Run every test tier (unit, integration, e2e, airflow, infra); installs what it needs
+test: $(TEST_DEPS) ## Run every test tier (unit, integration, e2e, aws, airflow, infra); installs what it needs
 	bash scripts/run_tests.sh
 test-unit: install-jobs ## Fast unit tests only
 	TIERS=jobs MARKERS=unit bash scripts/run_tests.sh

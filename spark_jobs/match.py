@@ -337,6 +337,10 @@ def run(
         "open_jobs_scored": int(sum(r.j for r in per_tenant)),
         "tenants": len(per_tenant),
         "pairs_scored": pairs_scored,
+        # every run re-scores in full: measured cheaper than re-scoring the changed part and merging the
+        # previous run's lists (docs/scaling.md, "match: full re-score or incremental")
+        "processed": n_cands,
+        "carried_forward": 0,
         "candidate_to_job_rows": by_direction.get("candidate_to_job", 0),
         "job_to_candidate_rows": by_direction.get("job_to_candidate", 0),
         **missing,

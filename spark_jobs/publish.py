@@ -40,6 +40,7 @@ from spark_jobs._dynamo import (
     make_generation,
     make_run_order,
     next_publish_sequence,
+    tenant_run,
     write_pointers,
 )
 from spark_jobs._lake import check_run_date, read_profiles, utc_now
@@ -245,8 +246,15 @@ def run(
         for part in written.filter(lambda r: r[0] == "stats").map(lambda r: r[1]).collect():
             stats.add(part)
         log.info("run %s: %s", run_id, stats.as_dict())
+        # A newer publish that started meanwhile owns the tenant now: leave its pointers to it (the
+        # conditional puts below guard each pointer; this also covers the lists that one keeps).
+        overtaken = [t for t in served if tenant_run(client, table, t)["run_order"]["S"] != plan.run_order]
+        if overtaken:
+            log.warning("run %s: a newer publish took over tenants %s; their pointers are left to it", run_id, overtaken)
+            superseded_tenants += overtaken
+        owned = set(served) - set(overtaken)
         # Pointers last: every changed list's items are in before any reader is sent to them.
-        pointers = written.filter(lambda r: r[0] == "pointer")
+        pointers = written.filter(lambda r: r[0] == "pointer" and r[1]["tenant_id"]["S"] in owned)
         for ok, lost in pointers.mapPartitions(partial(_pointer_partition, table=table,
                                                        client_kwargs=client_kwargs)).collect():  # fmt: skip
             pointers_written, pointers_superseded = pointers_written + ok, pointers_superseded + lost

@@ -1,4 +1,5 @@
-"""The whole pipeline, end to end, as `make run` runs it — twice, to prove it is idempotent.
+"""The whole pipeline, end to end, as `make run` runs it — over a two-day history (the second day a
+steady day continuing the first), twice, to prove it is idempotent.
 
 Runs on its own ports, lake and state directory so it never touches a developer's running stack.
 """
@@ -16,7 +17,8 @@ import pytest
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 REPO = Path(__file__).resolve().parents[2]
-RUN_DATE = "2026-11-01"
+RUN_DATE = "2026-11-02"  # a Monday: the two days fall in two weekly cohorts
+FIRST_DAY = "2026-11-01"
 EXPECTED_STAGES = [
     "simulate",
     "land",
@@ -52,7 +54,8 @@ def e2e_env(tmp_path_factory):
 
 def _run_pipeline(env) -> tuple[int, str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "common.run_pipeline", "--run-date", RUN_DATE, "--encoder", env["EMBEDDING_ENCODER"]],
+        [sys.executable, "-m", "common.run_pipeline", "--run-date", RUN_DATE, "--days", "2", "--gold-every", "1",
+         "--encoder", env["EMBEDDING_ENCODER"]],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -92,7 +95,9 @@ marts = {r[0] + '.' + r[1]: wh.sql(f'select count(*) from "{r[0]}"."{r[1]}"').fe
 import glob, re as _re
 later = sum(sum(1 for _ in open(f, 'rb')) for f in glob.glob(s.zone_uri('raw').removeprefix('file://') + '/**/dt=*/**/*.json*', recursive=True)
             if _re.search(r'dt=(\d{4}-\d{2}-\d{2})', f).group(1) > '""" + RUN_DATE + r"""')
-print(json.dumps({'silver': silver, 'silver_duplicates': dup, 'quarantine': count(s.table_uri('quarantine', 'events')),
+trends = {'cohort_weeks': wh.sql("select count(distinct cohort_week) from main_marts.rpt_funnel_conversion").fetchall()[0][0],
+          'precision_runs': wh.sql("select count(distinct run_date) from main_marts.rpt_match_precision_at_k").fetchall()[0][0]}
+print(json.dumps({'trends': trends, 'silver': silver, 'silver_duplicates': dup, 'quarantine': count(s.table_uri('quarantine', 'events')),
                   'raw_later_days': later,
                   'matches': count(s.table_uri('gold', 'matches')), 'dynamodb_items': items, 'marts': marts}))
 """
@@ -109,6 +114,17 @@ def test_pipeline_runs_end_to_end_and_is_idempotent(e2e_env):
     outcomes = json.loads((root / "state" / "runs" / f"{RUN_DATE}.json").read_text())
     assert [o["name"] for o in outcomes] == EXPECTED_STAGES
     assert all(o["status"] == "ok" for o in outcomes), outcomes
+    first_day = json.loads((root / "state" / "runs" / f"{FIRST_DAY}.json").read_text())
+    assert [o["name"] for o in first_day] == EXPECTED_STAGES[:-2]  # marts + dashboard: once, as of the last day
+    simulated = {o["name"]: o["counts"] for o in first_day}["simulate"], outcomes[0]["counts"]
+    assert [s["day"] for s in simulated] == ["cold", "steady"]
+    assert simulated[1]["events"] < simulated[0]["events"]  # a normal day, not a second marketplace
+    # quiet: progress and the summary on the console, the libraries' chatter in the named log file
+    assert "History: 2 days" in output
+    assert "Calculating Metrics" not in output and " INFO " not in output, output[-3000:]
+    log_files = list((root / "state" / "logs").glob(f"run-{RUN_DATE}-*.log"))
+    assert len(log_files) == 1 and str(log_files[0]) in output
+    assert "RESULT: ok" in log_files[0].read_text()
 
     first = _measure(root, env)
     assert first["silver_duplicates"] == 0

@@ -183,6 +183,11 @@ def test_dashboard_renders_every_chart_in_headless_chromium(built):
             match = re.search(rf'<div id="chart-{visual.id}" class="([^"]*)"', dom)
             assert match and "js-plotly-plot" in match.group(1), f"{visual.id} did not render"
     assert dom.count('class="main-svg"') >= sum(len(b.visuals) for b in spec.DASHBOARDS)
+    # trend charts show a trend: some line of each has at least two drawn points
+    for visual in (v for b in spec.DASHBOARDS for v in b.visuals if v.kind == "line"):
+        chart = dom.split(f'<div id="chart-{visual.id}"', 1)[1].split('<div id="chart-', 1)[0]
+        traces = chart.split('class="trace scatter')[1:]
+        assert traces and max(t.count('class="point"') for t in traces) >= 2, f"{visual.id} has no trend"
     assert dom.count('class="trace bars"') >= 5 and "No data yet" not in dom
     assert screenshot.stat().st_size > 50_000
 

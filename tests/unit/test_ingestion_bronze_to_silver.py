@@ -147,34 +147,25 @@ def _silver(settings, event_type: str = "candidate_registered") -> list[dict]:
                       partitioning="hive").to_table().to_pylist()
 
 
-def _quarantine(settings) -> list[dict]:
-    import pyarrow.dataset as ds
-
-    return ds.dataset(settings.table_uri("quarantine", "events"), format="parquet",
-                      partitioning="hive").to_table().to_pylist()
-
-
-def test_dedupe_keys_on_tenant_type_and_id_and_quarantines_payload_conflicts(spark, isolated_settings):
-    from spark_jobs import bronze_to_silver
-
-    settings = isolated_settings
-    clicked = json.dumps({**json.loads(ev(ID1, "match_clicked", impression_id="i", candidate_id="c1", job_id="j",
-                                          match_run_id="r", rank=2))})
-    _raw(settings, "2026-11-22", [
+def test_dedupe_keys_on_tenant_type_and_id_and_quarantines_payload_conflicts(spark):
+    clicked = ev(ID1, "match_clicked", impression_id="i", candidate_id="c1", job_id="j", match_run_id="r", rank=2)
+    records = [
         ev_for(ID1, "acme"), ev_for(ID1, "globex"),  # another tenant reusing the id: a different event
         clicked,  # another type reusing the id: a different event
         ev_for(ID2), ev_for(ID2),  # a true duplicate delivery
         ev_for(ID3), ev_for(ID3, candidate_id="c-other"),  # same key, different payload
-    ], "kinesis-shardId-0-1-a")
-    result = bronze_to_silver.run("2026-11-22", spark=spark)
-    rows = _silver(settings)
-    assert sorted((r["tenant_id"], r["event_id"]) for r in rows) == sorted(
-        [("acme", ID1), ("globex", ID1), ("acme", ID2), ("acme", ID3)])
-    assert [r["event_id"] for r in _silver(settings, "match_clicked")] == [ID1]
-    conflicts = [r for r in _quarantine(settings) if r["reason"] == "payload_conflict"]
-    assert [(r["event_id"], r["stage"]) for r in conflicts] == [(ID3, "silver")]
-    assert "different payload" in conflicts[0]["detail"]
-    assert result["duplicates_removed"] == 1 and result["reconciled"]
+    ]
+    lines = spark.createDataFrame([(r, PATH.format(t=json.loads(r)["event_type"]).replace("-1.", f"-{i}."))
+                                   for i, r in enumerate(records)], ["value", "_source_file"])
+    rows = dedupe(validate(raw_lines_to_bronze(lines))).collect()
+    kept = sorted((r.tenant_id, r.event_type, r.event_id) for r in rows if r.ok and not r._is_duplicate)
+    assert kept == sorted([("acme", "candidate_registered", ID1), ("globex", "candidate_registered", ID1),
+                           ("acme", "match_clicked", ID1), ("acme", "candidate_registered", ID2),
+                           ("acme", "candidate_registered", ID3)])
+    conflicts = [r for r in rows if r.reason == "payload_conflict"]
+    assert [(r.event_id, r.ok, r._is_duplicate) for r in conflicts] == [(ID3, False, False)]
+    assert "different payload" in conflicts[0].detail
+    assert sum(r._is_duplicate for r in rows) == 1  # only the true duplicate of ID2
 
 
 def test_a_retry_re_stamped_after_the_window_is_deduped_against_silver_history(spark, isolated_settings):
@@ -194,10 +185,7 @@ def test_a_retry_re_stamped_after_the_window_is_deduped_against_silver_history(s
     assert {r["event_id"]: r["dt"] for r in _silver(settings)}[ID1] == "2026-11-22"
 
 
-def test_additive_fields_are_kept_in_extra_and_v2_lands_beside_v1(spark, isolated_settings):
-    from spark_jobs import bronze_to_silver
-
-    settings = isolated_settings
+def test_additive_fields_are_kept_in_extra_and_v2_lands_beside_v1(spark):
     additive = json.loads(ev_for(ID1))
     additive["payload"]["referral_code"] = "spring"
     additive["trace_id"] = "abc"
@@ -206,13 +194,15 @@ def test_additive_fields_are_kept_in_extra_and_v2_lands_beside_v1(spark, isolate
           "payload": {**job, "salary_min": 50000.0, "salary_currency": "USD", "salary_period": "year"}}
     v2 = {**json.loads(ev(ID3)), "event_type": "job_posted", "schema_version": 2,
           "payload": {**job, "job_id": "j2", "salary": {"min": 60000.0, "currency": "USD", "period": "year"}}}
-    _raw(settings, "2026-11-22", [json.dumps(additive), json.dumps(v1), json.dumps(v2)], "kinesis-shardId-0-1-a")
-    result = bronze_to_silver.run("2026-11-22", spark=spark)
-    assert result["quarantined"] == 0
-    (row,) = _silver(settings)
-    assert json.loads(row["extra"]) == {"payload.referral_code": "spring", "trace_id": "abc"}
-    assert row["candidate_id"] == "c1"
-    jobs = {r["job_id"]: r for r in _silver(settings, "job_posted")}
-    assert {j: (r["schema_version"], r["salary_min"], r["salary_currency"]) for j, r in jobs.items()} == {
+    lines = spark.createDataFrame([(json.dumps(r), PATH.format(t=r["event_type"])) for r in (additive, v1, v2)],
+                                  ["value", "_source_file"])
+    unique = dedupe(validate(raw_lines_to_bronze(lines))).persist()
+    assert unique.where("not ok").count() == 0
+    (row,) = silver_for(unique, "candidate_registered").collect()
+    assert json.loads(row.extra) == {"payload.referral_code": "spring", "trace_id": "abc"}
+    assert row.candidate_id == "c1"
+    jobs = {r.job_id: r for r in silver_for(unique, "job_posted").collect()}
+    assert {j: (r.schema_version, r.salary_min, r.salary_currency) for j, r in jobs.items()} == {
         "j1": (1, 50000.0, "USD"), "j2": (2, 60000.0, "USD")}
-    assert jobs["j1"]["extra"] is None
+    assert jobs["j1"].extra is None
+    unique.unpersist()

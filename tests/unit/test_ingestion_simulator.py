@@ -148,3 +148,95 @@ def test_real_resume_and_job_files(tmp_path):
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="no text column"):
         build_day(RUN_DATE, 3, 0.05, resumes_csv=bad)
+
+
+@pytest.fixture(scope="module")
+def three_days():
+    """A cold day and two steady days, each continuing the day before."""
+    days = [build_day("2026-11-20", seed=7, scale=0.5)]
+    for date in ("2026-11-21", "2026-11-22"):
+        days.append(build_day(date, seed=7, scale=0.5, state=days[-1].state))
+    return days
+
+
+def test_steady_days_continue_the_marketplace_with_a_few_percent_new_or_changed_documents(three_days):
+    cold, steady, _ = three_days
+    assert (cold.kind, steady.kind) == ("cold", "steady")
+    n = len(cold.people)
+    assert 0 < steady.new_candidates + steady.changed_resumes <= 0.1 * n
+    assert len(steady.events) < 0.5 * len(cold.events)  # a normal day, not a second cold start
+    registered = {e["payload"]["candidate_id"] for e in steady.events if e["event_type"] == "candidate_registered"}
+    known = {p.candidate_id for p in cold.people}
+    assert registered and registered.isdisjoint(known)  # only newcomers register
+    reuploads = [e for e in steady.events if e["event_type"] == "resume_uploaded"
+                 and e["payload"]["candidate_id"] in known]
+    assert len(reuploads) == steady.changed_resumes > 0
+    changed = {p.candidate_id: p for p in steady.people}
+    before = {p.candidate_id: p for p in cold.people}
+    for event in reuploads:  # a changed resume: new document, new text, one more skill
+        cid = event["payload"]["candidate_id"]
+        assert changed[cid].resume_text != before[cid].resume_text
+        assert changed[cid].skills > before[cid].skills
+    ids = [e["event_id"] for d in three_days for e in d.events]
+    assert len(ids) == len(set(ids))
+
+
+def test_applications_move_through_their_stages_over_later_days(three_days):
+    cold, steady, third = three_days
+    submitted = {e["payload"]["application_id"] for e in cold.events if e["event_type"] == "application_submitted"}
+    later = [e for d in (steady, third) for e in d.events if e["event_type"] == "application_status_changed"]
+    assert {e["payload"]["application_id"] for e in later} & submitted  # yesterday's applications move on
+    status = {}
+    for day in three_days:
+        for event in sorted(day.events, key=lambda e: e["occurred_at"]):
+            if event["event_type"] == "application_status_changed":
+                p = event["payload"]
+                assert status.get(p["application_id"], "applied") == p["from_status"]  # in order, no skips
+                status[p["application_id"]] = p["to_status"]
+    in_progress = {a.application_id for a in third.state.applications}
+    assert in_progress and all(status.get(a, "applied") in ("applied", "screened", "interviewed", "offered")
+                               for a in in_progress)
+    # a closed job stays closed: no new application to it on a later day
+    closed = cold.state.closed
+    new_apps = [e for e in steady.events if e["event_type"] == "application_submitted"]
+    assert not [e for e in new_apps if e["payload"]["job_id"] in closed]
+
+
+def test_a_steady_day_is_reproducible_and_leaves_its_input_state_alone(three_days):
+    cold, steady, _ = three_days
+    pending_before = [(a.application_id, a.status) for a in cold.state.applications]
+    again = build_day("2026-11-21", seed=7, scale=0.5, state=cold.state)
+    assert again.events == steady.events
+    assert [(a.application_id, a.status) for a in cold.state.applications] == pending_before
+    with pytest.raises(ValueError, match="continues the day before"):
+        build_day("2026-11-23", seed=7, scale=0.5, state=cold.state)
+
+
+def test_two_scales_on_the_same_date_share_no_ids():
+    small, bigger = build_day(RUN_DATE, seed=7, scale=0.2), build_day(RUN_DATE, seed=7, scale=0.3)
+    assert {e["event_id"] for e in small.events}.isdisjoint({e["event_id"] for e in bigger.events})
+    apps = {e["payload"].get("application_id") for e in small.events} - {None}
+    assert apps.isdisjoint({e["payload"].get("application_id") for e in bigger.events})
+
+
+def test_run_simulation_saves_the_day_for_the_next_one(isolated_settings, monkeypatch):
+    from ingestion import simulator
+
+    class Sink:
+        def __init__(self, *a):
+            pass
+
+        def put(self, records):
+            from types import SimpleNamespace
+
+            return SimpleNamespace(sent=len(records), retried_records=0)
+
+    monkeypatch.setattr(simulator, "KinesisProducer", Sink)
+    monkeypatch.setattr(simulator, "EventBridgeProducer", Sink)
+    monkeypatch.setattr(simulator, "aws_client", lambda service: None)
+    first = simulator.run_simulation("2026-11-21", seed=3, scale=0.1, write_documents=False)
+    second = simulator.run_simulation("2026-11-22", seed=3, scale=0.1, write_documents=False)
+    again = simulator.run_simulation("2026-11-22", seed=3, scale=0.1, write_documents=False)
+    assert (first["day"], second["day"]) == ("cold", "steady")
+    assert again == {**second, "seconds": again["seconds"], "generate_seconds": again["generate_seconds"]}
+    assert simulator.state_path(3, simulator.history_key(0.1), "2026-11-22").exists()

@@ -29,3 +29,85 @@ def test_main_exits_non_zero_on_failure_and_writes_run_json(isolated_settings, m
     assert rp.main(["--run-date", "2026-11-01"]) == 1
     assert (isolated_settings.local_state_dir / "runs" / "2026-11-01.json").exists()
     assert "Run summary" in capsys.readouterr().out
+
+
+def test_history_runs_daily_stages_each_day_oldest_first_and_as_of_stages_once(isolated_settings):
+    from tests.unit import _fake_stages as fake
+
+    fake.CALLS.clear()
+    stages = [
+        _stage("sim", function="recording_stage", kwargs={"name": "sim"}),
+        _stage("match", function="recording_stage", kwargs={"name": "match"}),
+        _stage("dbt", function="recording_stage", kwargs={"name": "dbt"}, daily=False),
+    ]
+    history = rp.run_history(rp.history_dates("2026-11-03", 3), stages)
+    assert list(history) == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert fake.CALLS == [("sim", "2026-11-01"), ("match", "2026-11-01"), ("sim", "2026-11-02"),
+                          ("match", "2026-11-02"), ("sim", "2026-11-03"), ("match", "2026-11-03"),
+                          ("dbt", "2026-11-03")]
+    text = rp.render_summary("2026-11-03", history["2026-11-03"], 1.0, history)
+    assert "History: 3 days, 2026-11-01 → 2026-11-03" in text
+    assert "processed processed=2 · carried forward carried_forward=5" in text
+    assert text.rstrip().endswith("RESULT: ok — every stage ran")
+
+
+def test_a_failed_day_stops_the_history_and_fails_the_run(isolated_settings, monkeypatch, capsys):
+    calls = []
+
+    def flaky(run_date):
+        calls.append(run_date)
+        if run_date == "2026-11-02":
+            raise RuntimeError("broken day")
+        return {"rows": 1}
+
+    monkeypatch.setattr(_fake_stages_module(), "flaky_stage", flaky, raising=False)
+    monkeypatch.setattr(rp, "default_stages", lambda *a: [_stage("a", function="flaky_stage")])
+    assert rp.main(["--run-date", "2026-11-03", "--days", "3"]) == 1
+    assert calls == ["2026-11-01", "2026-11-02"]
+    out = capsys.readouterr().out
+    assert "RESULT: FAILED at a on 2026-11-02" in out
+
+
+def _fake_stages_module():
+    from tests.unit import _fake_stages
+
+    return _fake_stages
+
+
+def test_console_gets_progress_and_summary_and_the_log_file_gets_the_library_noise(
+    isolated_settings, monkeypatch, capfd
+):
+    monkeypatch.setattr(rp, "default_stages", lambda *a: [_stage("noisy", function="noisy_stage")])
+    assert rp.main(["--run-date", "2026-11-01"]) == 0
+    console = capfd.readouterr()
+    shown = console.out + console.err
+    assert "▶ noisy" in shown and "✓ noisy" in shown and "RESULT: ok — every stage ran" in shown
+    for noise in ("Calculating Metrics", "py4j noise", "JVM noise", "child process noise"):
+        assert noise not in shown, noise
+    logs = list((isolated_settings.local_state_dir / "logs").glob("run-2026-11-01-*.log"))
+    assert len(logs) == 1 and str(logs[0]) in shown
+    text = logs[0].read_text()
+    for noise in ("Calculating Metrics", "py4j noise", "JVM noise", "child process noise", "RESULT: ok"):
+        assert noise in text, noise
+
+
+def test_work_done_reads_processed_and_carried_forward_counts():
+    assert rp.work_done({"documents_profiled": 3, "documents_unchanged": 97, "seconds": 1}) == (
+        "processed documents_profiled=3 · carried forward documents_unchanged=97")
+    assert rp.work_done({"rows": 4}) == ""
+
+
+def test_history_days_run_each_stage_on_its_cadence_and_whatever_a_due_stage_needs():
+    stages = rp.default_stages(42, "small", None, gold_every=7)
+    names = {n: [s.name for s in rp.stages_for_day(stages, n)] for n in range(14)}
+    everything = [s.name for s in stages]
+    assert names[0] == everything  # the last day: every stage, marts and dashboard included
+    gold = everything[:8]  # simulate .. publish
+    assert names[7] == gold
+    assert names[2] == ["simulate", "land", "bronze_to_silver"]
+    assert names[3] == ["simulate", "land"]
+    # every day's events reach silver: each 3-day silver window starts at or before the previous one's end
+    silver_days = [n for n in range(14) if "bronze_to_silver" in names[n]]
+    assert max(silver_days) == 12 and all(a - b <= 2 for a, b in zip(silver_days[1:], silver_days, strict=False))
+    daily = rp.default_stages(42, "small", None, gold_every=1)
+    assert all([s.name for s in rp.stages_for_day(daily, n)] == gold for n in range(1, 5))
