@@ -77,12 +77,17 @@ def _command(target: str) -> str:
     return next(c for c in readme_evaluation_commands() if shlex.split(c)[1] == target)
 
 
+def _run_as_written(target: str, root) -> tuple[list[dict], int]:
+    """Run the README's line for ``target`` as written; return the CSV named by its OUT= and its K."""
+    command = _command(target)
+    _run(command, root)
+    out_file = re.search(r"\bOUT=(\S+)", command).group(1)
+    return _rows(root / out_file), int(re.search(r"\bK=(\d+)", command).group(1))
+
+
 def test_match_files_as_written(sample):
     root, n_c, n_j = sample
-    command = _command("match-files")
-    _run(command, root)
-    k = int(re.search(r"\bK=(\d+)", command).group(1))
-    rows = _rows(root / "ranking.csv")
+    rows, k = _run_as_written("match-files", root)
     assert len(rows) == n_c * min(k, n_j)
     assert all(r["model_version"] and r["weights_version"] for r in rows)
     for cid in {r["candidate_id"] for r in rows}:
@@ -91,10 +96,7 @@ def test_match_files_as_written(sample):
 
 def test_occupations_as_written(sample):
     root, _, n_j = sample
-    command = _command("occupations")
-    _run(command, root)
-    k = int(re.search(r"\bK=(\d+)", command).group(1))
-    rows = _rows(root / "occ.csv")
+    rows, k = _run_as_written("occupations", root)
     assert len(rows) == n_j * k
     assert all(r["esco_code"] for r in rows)
 
