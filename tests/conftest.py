@@ -77,7 +77,7 @@ def pytest_sessionfinish(session, exitstatus):
     """Fail the session if a stand-in (or Airflow) it started outlived it; stop those, remove the session dir."""
     from common.local_services.processes import checkout_processes, stop_leftovers
 
-    services = ("kinesalite.js", "dynalite.js", "moto.server", "airflow")
+    services = ("kinesalite.js", "dynalite.js", "moto.server", "moto_server", "airflow")
     tag = os.environ[RUN_TAG_ENV]
     left = [row for row in checkout_processes(tag=tag)
             if row["tagged"] and any(marker in row["cmdline"] for marker in services)]

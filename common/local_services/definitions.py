@@ -13,6 +13,7 @@ from common.config import REPO_ROOT, Settings, get_settings
 
 LAUNCHER_DIR = REPO_ROOT / "scripts" / "local_services"
 NODE_MODULES = REPO_ROOT / "node_modules"
+MOTO_LAUNCHER = "common.local_services.moto_server"
 
 
 class LocalServicesError(RuntimeError):
@@ -103,8 +104,9 @@ def service_definitions(settings: Settings | None = None) -> list[Service]:
             port_env="MOTO_PORT",
             port=moto_port,
             probe_service="sqs",
-            command=("python", "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)),
-            marker="moto.server",
+            # moto.server minus its per-event JSONPath parsing and O(queue depth) receives (see the module).
+            command=("python", "-m", MOTO_LAUNCHER, "-H", "127.0.0.1", "-p", str(moto_port)),
+            marker=MOTO_LAUNCHER,
             data_dir=None,
             services_dir=sdir,
             endpoint=settings.endpoints["sqs"],

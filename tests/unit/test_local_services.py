@@ -20,6 +20,7 @@ from common import local_services as ls
 from common.config import REPO_ROOT, reset_settings_cache
 from common.local_services import definitions, health, lifecycle, processes
 from common.local_services.__main__ import main
+from common.local_services.definitions import MOTO_LAUNCHER
 
 pytestmark = pytest.mark.unit
 
@@ -379,7 +380,7 @@ def test_a_session_that_leaves_a_service_running_fails_and_stops_it(tmp_path):
     (tmp_path / "test_leaky.py").write_text(
         "import os, subprocess, sys\n"
         "def test_starts_moto_and_forgets_it():\n"
-        "    p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', 'moto.server'],\n"
+        f"    p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', {MOTO_LAUNCHER!r}],\n"
         f"                         cwd={str(REPO_ROOT)!r}, start_new_session=True)\n"
         f"    open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
     )
@@ -391,3 +392,75 @@ def test_a_session_that_leaves_a_service_running_fails_and_stops_it(tmp_path):
     assert done.returncode == 1, done.stdout[-2000:]
     assert "1 passed" in done.stdout and "were still running (now stopped)" in done.stdout
     assert processes.wait_for(lambda: not processes.pid_alive(leaked), 10)
+
+
+MOTO_PATCH_CHECK = r"""
+import json, time
+from moto import mock_aws
+import boto3, jsonpath_ng.ext
+from common.local_services.moto_server import apply_patches
+
+apply_patches()
+apply_patches()  # idempotent: one cache, not a cache of a cache
+with mock_aws():
+    sqs, events = boto3.client("sqs", region_name="us-east-1"), boto3.client("events", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.create_event_bus(Name="b")
+    events.put_rule(Name="r", EventBusName="b", EventPattern=json.dumps({"source": [{"prefix": "marketplace."}]}))
+    events.put_targets(Rule="r", EventBusName="b", Targets=[{"Id": "t", "Arn": arn}])
+    entries = [{"EventBusName": "b", "Source": "marketplace.jobs", "DetailType": "job_posted",
+                "Detail": json.dumps({"n": i})} for i in range(30)]
+    entries.append({"EventBusName": "b", "Source": "other.app", "DetailType": "x", "Detail": "{}"})
+    for start in range(0, len(entries), 10):
+        assert not events.put_events(Entries=entries[start:start + 10]).get("FailedEntryCount")
+    got = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30,
+                                       AttributeNames=["SentTimestamp"]).get("Messages", [])
+        if not messages:
+            break
+        got += messages
+    bodies = [json.loads(m["Body"]) for m in got]
+    hidden = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=0)
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    short = sqs.create_queue(QueueName="short", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message(QueueUrl=short, MessageBody="old")
+    from moto.sqs.models import sqs_backends
+    for message in sqs_backends["123456789012"]["us-east-1"].queues["short"]._messages:
+        message.sent_timestamp -= 61_000  # sent 61 s ago: past the 60 s retention
+    expired = sqs.receive_message(QueueUrl=short).get("Messages", [])
+    sqs.send_message(QueueUrl=short, MessageBody="new")
+    fresh = sqs.receive_message(QueueUrl=short).get("Messages", [])
+    print(json.dumps({
+        "details": sorted(b["detail"]["n"] for b in bodies), "types": sorted({b["detail-type"] for b in bodies}),
+        "sources": sorted({b["source"] for b in bodies}), "ids": len({b["id"] for b in bodies}),
+        "sent_ms": [int(m["Attributes"]["SentTimestamp"]) for m in got][:1], "now_ms": int(time.time() * 1000),
+        "hidden": len(hidden), "again": [m["MessageId"] for m in again], "first": got[0]["MessageId"],
+        "expired": len(expired), "fresh": [m["Body"] for m in fresh],
+        "parsers_built": jsonpath_ng.ext.parse.cache_info().misses,
+    }))
+"""
+
+
+def test_moto_launcher_keeps_eventbridge_to_sqs_behaviour_and_parses_each_jsonpath_once():
+    """The patched moto (common.local_services.moto_server) still routes by the rule, hides received
+    messages, honours visibility changes and the retention period — and builds each JSONPath parser once
+    instead of eight per delivered event (moto's ~40 ms per event). A subprocess: the patches are global."""
+    done = subprocess.run([sys.executable, "-c", MOTO_PATCH_CHECK], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["details"] == list(range(30))  # every matching event once, the non-matching one not at all
+    assert result["types"] == ["job_posted"] and result["sources"] == ["marketplace.jobs"] and result["ids"] == 30
+    assert 0 < result["now_ms"] - result["sent_ms"][0] < 120_000
+    assert result["hidden"] == 0  # all 30 in flight
+    assert result["again"] == [result["first"]]  # visible again after ChangeMessageVisibility 0, only that one
+    assert result["expired"] == 0 and result["fresh"] == ["new"]
+    assert result["parsers_built"] <= len("account detail detail-type source id region resources time".split())
+
+
+def test_moto_is_started_through_the_patched_launcher(settings):
+    moto = next(s for s in ls.service_definitions(settings) if s.name == "moto")
+    assert moto.command[:3] == ("python", "-m", MOTO_LAUNCHER) and moto.marker == MOTO_LAUNCHER
