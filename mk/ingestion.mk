@@ -4,7 +4,7 @@ INGEST_RUN_DATE = $(or $(RUN_DATE),$(shell date -u -d yesterday +%F))
 BENCH_EVENTS ?= 20000
 SIM_FLAGS ?=
 
-.PHONY: simulate land redrive bronze-silver bench-ingest ingestion-schemas ingestion-bundle test-ingestion test-faults
+.PHONY: simulate land redrive bronze-silver bench-ingest ingestion-schemas ingestion-bundle test-ingestion test-ingestion-faults
 
 simulate: install-jobs services-up ## Simulate one marketplace day into Kinesis + EventBridge (RUN_DATE, SEED, SCALE=small|medium|large|<events>, SIM_FLAGS="--resumes-csv …")
 	$(JOBS_PY) -m ingestion.simulator --run-date $(INGEST_RUN_DATE) --seed $(SEED) --scale $(SCALE) $(SIM_FLAGS)
@@ -27,7 +27,7 @@ ingestion-schemas: install-jobs ## Regenerate the JSON Schemas of the event cont
 ingestion-bundle: install-jobs ## Rebuild ingestion/data/ from ../shared/data/usajobs (public domain titles)
 	$(JOBS_PY) -m ingestion.bundle --usajobs ../shared/data/usajobs/usajobs_2025_titles_series.csv
 
-test-faults: install-jobs node_modules/.installed ## Fault injection end to end (throttling, kills, midnight, surrogate, additive field, two landers); prints events in = silver + quarantined + duplicates
+test-ingestion-faults: install-jobs node_modules/.installed ## Ingestion fault tests (throttling, kills, midnight, surrogate, additive field, two landers); make test-faults is the whole-pipeline fault run
 	$(JOBS_PY) -m pytest -q -s -p no:cacheprovider tests/integration/test_ingestion_faults.py
 
 test-ingestion: install-jobs node_modules/.installed ## Unit + integration tests of the ingestion area
