@@ -82,6 +82,7 @@ FEED_SIZE = 10
 POOL_SAME, POOL_RANDOM = 100, 150  # candidate-selection bounds per person
 LATE_SHARE = 0.05  # entities that started the previous evening; their early events arrive late
 DOC_FORMATS = (("txt", 0.9), ("docx", 0.05), ("pdf", 0.05))
+FUTURE_RECORD_AHEAD = dt.timedelta(days=365)  # the deliberately bad future_timestamp record, past the day's end
 ADDITIVE = {"extra_field"}  # "bad" records the contract accepts (the unknown field is kept in `extra`)
 # A steady day, as shares of the cold day's candidates / jobs (so a day's new documents are ≈ 5 %).
 NEW_CANDIDATE_SHARE = 0.03
@@ -402,7 +403,9 @@ def _bad_records(day: _Day, rng) -> list[tuple[str, bytes]]:
         variant("extra_field", lambda e: e["payload"].update(debug_note="left in by a developer")),
         variant("unknown_event_type", lambda e: e.update(event_type="match_liked")),
         variant("unknown_schema_version", lambda e: e.update(schema_version=99)),
-        variant("future_timestamp", lambda e: e.update(occurred_at=to_utc_iso(day.end + dt.timedelta(days=3)))),
+        # A year ahead: landing judges "future" against the arrival time (now), so a past day replayed
+        # today must still send a record from the future, not one that has come of age since.
+        variant("future_timestamp", lambda e: e.update(occurred_at=to_utc_iso(day.end + FUTURE_RECORD_AHEAD))),
         variant("ancient_timestamp", lambda e: e.update(occurred_at="2001-01-01T00:00:00Z")),
         variant("invalid_timestamp", lambda e: e.update(occurred_at=noon.replace("Z", ""))),
         variant("oversized_record", lambda e: e["payload"].update(surface="x" * 300_000)),

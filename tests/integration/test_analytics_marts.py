@@ -74,7 +74,7 @@ def test_every_mart_is_built_with_rows_and_all_tests_pass(built):
     assert built.counts["marts_built"] == len(MARTS)
     assert built.counts["mart_rows"] == sum(rows.values())
     assert built.counts["dbt_test_pass"] >= 100
-    assert built.counts["dbt_unit_test_pass"] == 4
+    assert built.counts["dbt_unit_test_pass"] == 5
     assert not any(key.endswith(("_error", "_fail")) for key in built.counts)
 
 

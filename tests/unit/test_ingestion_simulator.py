@@ -96,6 +96,16 @@ def test_documents_include_readable_docx_and_pdf(small_day):
     assert any(p.text == "Summary" for p in docx.Document(io.BytesIO(body[docx_key])).paragraphs)
 
 
+def test_future_record_stays_in_the_future_when_a_past_day_is_replayed_later(small_day):
+    # landing judges "future" against the arrival time: a day simulated weeks or months after its date
+    # (a history, a backfill) must still carry a record from the future.
+    future = next(data for reason, data in small_day.bad_records if reason == "future_timestamp")
+    end_of_day = dt.datetime.fromisoformat(f"{RUN_DATE}T23:59:59.999999+00:00")
+    for replayed_after in (dt.timedelta(0), dt.timedelta(days=4), dt.timedelta(days=300)):
+        routed = route_record(future, end_of_day + replayed_after)
+        assert not isinstance(routed, Routed) and routed.reason == "future_timestamp", replayed_after
+
+
 def test_bad_records_cover_every_kind_and_fail_as_expected(small_day):
     from ingestion.contracts import validate_event as validate
 
