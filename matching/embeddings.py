@@ -14,6 +14,7 @@ same text gives the same bits whatever else is in the batch.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import zlib
@@ -105,6 +106,19 @@ class MiniLMEncoder:
             )
         return _finish(vectors)
 
+    def input_keys(self, texts: list[str]) -> list[bytes]:
+        """A digest of what the transformer actually reads per text: its token ids after the
+        tokenizer's normalisation and the ``max_seq_length`` truncation (the same ``preprocess`` call
+        ``encode`` makes). Texts that differ only in whitespace, or after the window (a job's
+        "title\\ndescription" vs "title\\n\\ndescription", a resume whose redacted contacts sit past
+        token 256), have one key and — one text per forward pass — the same vector, so the
+        content-hash cache computes it once. Tokenising costs ~1 % of a forward pass."""
+        keys = []
+        for text in texts:
+            ids = self.model.preprocess([text or ""])["input_ids"][0]
+            keys.append(hashlib.blake2b(ids.numpy().tobytes(), digest_size=16).digest())
+        return keys
+
 
 class StaticEncoder:
     """Weighted mean of distilled per-token vectors (MiniLM's WordPiece tokenizer, no transformer)."""
@@ -194,6 +208,8 @@ class EmbeddingCache:
         self.path = None if cache_dir is None else Path(cache_dir) / f"{_safe(encoder.model_version)}.npz"
         self.vectors: dict[str, np.ndarray] = {}
         self.hits = self.misses = 0
+        self.same_input = 0  # of the hits: a different text with the same model input (see input_keys)
+        self._by_input: dict[bytes, str] = {}  # model-input digest -> the text key holding its vector
         if self.path is not None and self.path.exists():
             data = np.load(self.path, allow_pickle=False)
             self.vectors = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
@@ -203,17 +219,42 @@ class EmbeddingCache:
 
         keys = [content_hash(t) for t in texts]
         todo = list(dict.fromkeys(k for k in keys if k not in self.vectors))
-        self.misses += len(todo)
-        self.hits += len(keys) - len(todo)  # duplicates within a call are hits too
         if todo:
             first_text = {}
             for key, text in zip(keys, texts, strict=True):
                 first_text.setdefault(key, text)
-            fresh = self.encoder.encode([first_text[k] for k in todo], batch_size=batch_size)
-            self.vectors.update(zip(todo, fresh, strict=True))
+            todo = self._encode_new(todo, [first_text[k] for k in todo], batch_size)
+        self.misses += len(todo)
+        self.hits += len(keys) - len(todo)  # duplicates within a call are hits too
         if not keys:
             return np.zeros((0, self.encoder.dim), dtype=np.float32)
         return np.stack([self.vectors[k] for k in keys]).astype(np.float32)
+
+    def _encode_new(self, todo: list[str], texts: list[str], batch_size: int) -> list[str]:
+        """Vectors for new text keys; a text whose model input was already encoded (the encoder's
+        ``input_keys``, when it has them) reuses that vector. Returns the keys actually computed."""
+        input_keys = getattr(self.encoder, "input_keys", None)
+        if input_keys is None:
+            self.vectors.update(zip(todo, self.encoder.encode(texts, batch_size=batch_size), strict=True))
+            return todo
+        owners: dict[bytes, str] = {}
+        aliases, computed, computed_texts = [], [], []
+        for key, text, model_input in zip(todo, texts, input_keys(texts), strict=True):
+            owner = self._by_input.get(model_input) or owners.get(model_input)
+            if owner is not None:
+                aliases.append((key, owner))
+                continue
+            owners[model_input] = key
+            computed.append(key)
+            computed_texts.append(text)
+        if computed:
+            fresh = self.encoder.encode(computed_texts, batch_size=batch_size)
+            self.vectors.update(zip(computed, fresh, strict=True))
+        self._by_input.update(owners)
+        for key, owner in aliases:
+            self.vectors[key] = self.vectors[owner]  # the same array: no copy
+        self.same_input += len(aliases)
+        return computed
 
     def attach(self, cache_dir: Path | None) -> None:
         """Load (and later save to) ``<cache_dir>/<model_version>.npz``."""
