@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BUFFER_BYTES = 5 * 1024 * 1024  # Firehose's default buffering hint (5 MiB / 300 s)
 DEFAULT_BUFFER_SECONDS = 60.0
+FLUSH_WRITERS = 8  # files of one flush written at once (fsync / S3 PUT bound)
 GET_RECORDS_LIMIT = 10_000
 # Undeleted messages stay in flight (invisible) and every receive has to skip them; bound how many
 # wait for a size/age flush (and stay well within the visibility timeout).
@@ -111,12 +112,22 @@ class PartitionedBuffer:
         return self._bytes >= self.max_bytes or (self.clock() - (self._opened_at or 0.0)) >= self.max_seconds
 
     def flush(self) -> int:
-        """Write every group as one file; returns files written. Durable when this returns."""
-        written = 0
-        for prefix, group in sorted(self._groups.items()):
-            body = ("\n".join(group.lines) + "\n").encode("utf-8")
-            lake_io.write_bytes(f"{self.raw_root}/{prefix}/{group.name}", body)
-            written += 1
+        """Write every group as one file; returns files written. Durable when this returns.
+
+        The files are written at once: each one waits on its fsync (or its S3 PUT), not on the CPU."""
+        groups = sorted(self._groups.items())
+
+        def write(item: tuple[str, _Group]) -> None:
+            prefix, group = item
+            lake_io.write_bytes(f"{self.raw_root}/{prefix}/{group.name}", ("\n".join(group.lines) + "\n").encode("utf-8"))
+
+        if len(groups) > 1:
+            with ThreadPoolExecutor(max_workers=min(FLUSH_WRITERS, len(groups)), thread_name_prefix="flush") as pool:
+                list(pool.map(write, groups))  # re-raises the first failure, after every write has finished
+        else:
+            for item in groups:
+                write(item)
+        written = len(groups)
         self.counts["files"] += written
         self._groups.clear()
         self._bytes = 0

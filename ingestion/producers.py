@@ -4,6 +4,10 @@ service limits, retrying only what failed (exponential backoff, full jitter), ne
 Anything still undelivered after the last attempt raises ``DeliveryError`` carrying those records, so
 the caller can keep them (outbox) or fail loudly. Records bigger than the service accepts at all are
 refused up front with the same error, before anything is sent.
+
+Requests go out on ``concurrency`` lanes at once (a request waits on the service far longer than it
+takes to build): Kinesis records are laned by partition key, so one key's records are still sent in
+order, one request after the other; EventBridge promises no order, its batches are dealt round-robin.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import json
 import logging
 import random
 import time
+import zlib
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
@@ -28,6 +34,8 @@ KINESIS_MAX_REQUEST_BYTES = 5 * 1024 * 1024
 KINESIS_MAX_RECORD_BYTES = 1024 * 1024
 EVENTBRIDGE_MAX_ENTRIES = 10
 EVENTBRIDGE_MAX_REQUEST_BYTES = 256 * 1024
+# Requests in flight at once per put() (boto3 clients are thread-safe; urllib3 pools 10 connections).
+DEFAULT_CONCURRENCY = 4
 RETRYABLE_CODES = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -87,6 +95,14 @@ class DeliveryReport:
     retried_records: int = 0
     throttled_requests: int = 0
     error_codes: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.requests += other.requests
+        self.retried_records += other.retried_records
+        self.throttled_requests += other.throttled_requests
+        for code, count in other.error_codes.items():
+            self.error_codes[code] = self.error_codes.get(code, 0) + count
 
     def as_dict(self) -> dict:
         return {
@@ -148,9 +164,17 @@ class _RetryingProducer:
     max_record_bytes: int
     service: str
 
-    def __init__(self, client, backoff: Backoff | None = None):
+    def __init__(self, client, backoff: Backoff | None = None, concurrency: int = DEFAULT_CONCURRENCY):
         self.client = client
         self.backoff = backoff or Backoff()
+        self.concurrency = max(1, concurrency)
+
+    def _lanes(self, records: Sequence[OutboundRecord]) -> list[list[list[OutboundRecord]]]:
+        """Batches per lane; a lane's batches are sent one after the other. Default: batches round-robin."""
+        lanes: list[list[list[OutboundRecord]]] = [[] for _ in range(self.concurrency)]
+        for index, batch in enumerate(batches(records, self._size, self.max_count, self.max_request_bytes)):
+            lanes[index % self.concurrency].append(batch)
+        return [lane for lane in lanes if lane]
 
     def _size(self, record: OutboundRecord) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -168,9 +192,19 @@ class _RetryingProducer:
                 "nothing was sent",
                 too_big,
             )
-        undelivered: list[tuple[OutboundRecord, str]] = []
-        for batch in batches(records, self._size, self.max_count, self.max_request_bytes):
-            undelivered.extend(self._deliver(batch, report))
+        lanes = self._lanes(records)
+        lane_reports = [DeliveryReport() for _ in lanes]
+
+        def send_lane(index: int) -> list[tuple[OutboundRecord, str]]:
+            return [failed for batch in lanes[index] for failed in self._deliver(batch, lane_reports[index])]
+
+        if len(lanes) <= 1:
+            undelivered = [failed for index in range(len(lanes)) for failed in send_lane(index)]
+        else:
+            with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix=f"{self.service}-put") as pool:
+                undelivered = [failed for lane in pool.map(send_lane, range(len(lanes))) for failed in lane]
+        for lane_report in lane_reports:
+            report.merge(lane_report)
         if undelivered:
             raise DeliveryError(
                 f"{len(undelivered)} of {len(records)} record(s) undelivered to {self.service} after "
@@ -220,12 +254,21 @@ class KinesisProducer(_RetryingProducer):
     max_record_bytes = KINESIS_MAX_RECORD_BYTES
     service = "kinesis"
 
-    def __init__(self, client, stream_name: str, backoff: Backoff | None = None):
-        super().__init__(client, backoff)
+    def __init__(self, client, stream_name: str, backoff: Backoff | None = None,
+                 concurrency: int = DEFAULT_CONCURRENCY):
+        super().__init__(client, backoff, concurrency)
         self.stream_name = stream_name
 
     def _size(self, record: OutboundRecord) -> int:
         return _kinesis_size(record)
+
+    def _lanes(self, records: Sequence[OutboundRecord]) -> list[list[list[OutboundRecord]]]:
+        """One lane per partition-key hash: a key's records keep their order (Kinesis orders per key only
+        for requests sent one after another)."""
+        by_lane: list[list[OutboundRecord]] = [[] for _ in range(self.concurrency)]
+        for record in records:
+            by_lane[zlib.crc32(record.partition_key.encode("utf-8")) % self.concurrency].append(record)
+        return [list(batches(lane, self._size, self.max_count, self.max_request_bytes)) for lane in by_lane if lane]
 
     def _send(self, batch: list[OutboundRecord]) -> list[str | None]:
         response = self.client.put_records(
@@ -241,8 +284,9 @@ class EventBridgeProducer(_RetryingProducer):
     max_record_bytes = EVENTBRIDGE_MAX_REQUEST_BYTES
     service = "eventbridge"
 
-    def __init__(self, client, bus_name: str, backoff: Backoff | None = None):
-        super().__init__(client, backoff)
+    def __init__(self, client, bus_name: str, backoff: Backoff | None = None,
+                 concurrency: int = DEFAULT_CONCURRENCY):
+        super().__init__(client, backoff, concurrency)
         self.bus_name = bus_name
 
     def _size(self, record: OutboundRecord) -> int:

@@ -50,19 +50,23 @@ class FlakyKinesis:
         self.real = real
         self.requests = 0
         self.failed_records = 0
+        self.lock = threading.Lock()  # the producer sends on several lanes at once
 
     def put_records(self, StreamName, Records):
         from botocore.exceptions import ClientError
 
-        self.requests += 1
-        if self.requests == 2:
+        with self.lock:
+            self.requests += 1
+            request = self.requests
+        if request == 2:
             raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "PutRecords")
         keep = [r for i, r in enumerate(Records) if i % 5 != 4 or len(Records) == 1]
         sent = iter(self.real.put_records(StreamName=StreamName, Records=keep)["Records"]) if keep else iter(())
         out = []
         for i, _ in enumerate(Records):
             if i % 5 == 4 and len(Records) > 1:
-                self.failed_records += 1
+                with self.lock:
+                    self.failed_records += 1
                 out.append({"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "hot shard"})
             else:
                 out.append(next(sent))

@@ -64,7 +64,7 @@ def no_sleep_backoff(max_attempts: int = 5) -> tuple[Backoff, list[float]]:
 
 def test_batches_respect_the_500_record_limit():
     fake = FakeKinesis()
-    report = KinesisProducer(fake, "s", no_sleep_backoff()[0]).put(records(1234))
+    report = KinesisProducer(fake, "s", no_sleep_backoff()[0], concurrency=1).put(records(1234))
     assert [len(c) for c in fake.calls] == [500, 500, 234]
     assert report.sent == 1234 and len(fake.delivered) == 1234
 
@@ -72,7 +72,7 @@ def test_batches_respect_the_500_record_limit():
 def test_batches_respect_the_5_mib_request_limit():
     fake = FakeKinesis()
     big = records(12, size=900_000)  # 12 x ~0.9 MB: 5 fit under 5 MiB
-    KinesisProducer(fake, "s", no_sleep_backoff()[0]).put(big)
+    KinesisProducer(fake, "s", no_sleep_backoff()[0], concurrency=1).put(big)
     assert [len(c) for c in fake.calls] == [5, 5, 2]
     assert all(sum(len(d) + 3 for d in call) <= KINESIS_MAX_REQUEST_BYTES for call in fake.calls)
 
@@ -82,7 +82,7 @@ def test_partial_failure_retries_only_the_failed_records_with_backoff():
     failing = {batch[2].data: 1, batch[7].data: 2}
     fake = FakeKinesis(fail_times=failing)
     backoff, slept = no_sleep_backoff()
-    report = KinesisProducer(fake, "s", backoff).put(batch)
+    report = KinesisProducer(fake, "s", backoff, concurrency=1).put(batch)
     assert [len(c) for c in fake.calls] == [10, 2, 1]
     assert fake.calls[1] == [batch[2].data, batch[7].data] and fake.calls[2] == [batch[7].data]
     assert sorted(fake.delivered) == sorted(r.data for r in batch)  # each exactly once
@@ -92,7 +92,7 @@ def test_partial_failure_retries_only_the_failed_records_with_backoff():
 
 def test_whole_request_throttling_is_retried():
     fake = FakeKinesis(throttle_requests=2)
-    report = KinesisProducer(fake, "s", no_sleep_backoff()[0]).put(records(3))
+    report = KinesisProducer(fake, "s", no_sleep_backoff()[0], concurrency=1).put(records(3))
     assert report.sent == 3 and report.throttled_requests == 2 and len(fake.calls) == 3
 
 
@@ -100,7 +100,7 @@ def test_exhausted_retries_raise_with_the_undelivered_records():
     batch = records(4)
     fake = FakeKinesis(fail_times={batch[1].data: 99})
     with pytest.raises(DeliveryError) as caught:
-        KinesisProducer(fake, "s", no_sleep_backoff(max_attempts=3)[0]).put(batch)
+        KinesisProducer(fake, "s", no_sleep_backoff(max_attempts=3)[0], concurrency=1).put(batch)
     assert [r.data for r, _ in caught.value.undelivered] == [batch[1].data]
     assert caught.value.undelivered[0][1] == "ProvisionedThroughputExceededException"
     assert len(fake.delivered) == 3
@@ -112,13 +112,13 @@ def test_non_throttling_client_errors_propagate():
             raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no stream"}}, "PutRecords")
 
     with pytest.raises(ClientError):
-        KinesisProducer(Broken(), "s", no_sleep_backoff()[0]).put(records(1))
+        KinesisProducer(Broken(), "s", no_sleep_backoff()[0], concurrency=1).put(records(1))
 
 
 def test_a_record_over_1_mib_is_refused_before_sending_anything():
     fake = FakeKinesis()
     with pytest.raises(DeliveryError, match="exceed"):
-        KinesisProducer(fake, "s", no_sleep_backoff()[0]).put(records(2) + [OutboundRecord(b"x" * (1024 * 1024 + 1), "k")])
+        KinesisProducer(fake, "s", no_sleep_backoff()[0], concurrency=1).put(records(2) + [OutboundRecord(b"x" * (1024 * 1024 + 1), "k")])
     assert fake.calls == []
 
 
@@ -132,7 +132,7 @@ def test_kinesis_producer_with_botocore_stubber():
             {"StreamName": "s", "Records": [{"Data": r.data, "PartitionKey": r.partition_key} for r in batch]})
         stub.add_response("put_records", {"Records": [{"SequenceNumber": "2", "ShardId": "shardId-000000000000"}]},
                           {"StreamName": "s", "Records": [{"Data": batch[1].data, "PartitionKey": batch[1].partition_key}]})
-        report = KinesisProducer(client, "s", no_sleep_backoff()[0]).put(batch)
+        report = KinesisProducer(client, "s", no_sleep_backoff()[0], concurrency=1).put(batch)
         stub.assert_no_pending_responses()
     assert report.sent == 2 and report.requests == 2
 
@@ -158,10 +158,10 @@ def event_records(n: int, size: int = 50) -> list[OutboundRecord]:
 
 def test_eventbridge_batches_by_10_entries_and_256_kib():
     fake = FakeEventBridge()
-    EventBridgeProducer(fake, "bus", no_sleep_backoff()[0]).put(event_records(25))
+    EventBridgeProducer(fake, "bus", no_sleep_backoff()[0], concurrency=1).put(event_records(25))
     assert [len(c) for c in fake.calls] == [10, 10, 5]
     fake = FakeEventBridge()
-    EventBridgeProducer(fake, "bus", no_sleep_backoff()[0]).put(event_records(6, size=60_000))
+    EventBridgeProducer(fake, "bus", no_sleep_backoff()[0], concurrency=1).put(event_records(6, size=60_000))
     assert [len(c) for c in fake.calls] == [4, 2]
     assert max(len(c) for c in fake.calls) <= EVENTBRIDGE_MAX_ENTRIES
     assert fake.calls[0][0]["Source"] == "marketplace.employer-service" and fake.calls[0][0]["EventBusName"] == "bus"
@@ -171,7 +171,7 @@ def test_eventbridge_retries_throttled_entries_and_hands_back_malformed_ones():
     batch = event_records(3)
     fake = FakeEventBridge({batch[0].data.decode(): ["ThrottlingException"], batch[2].data.decode(): ["MalformedDetail"]})
     with pytest.raises(DeliveryError) as caught:
-        EventBridgeProducer(fake, "bus", no_sleep_backoff()[0]).put(batch)
+        EventBridgeProducer(fake, "bus", no_sleep_backoff()[0], concurrency=1).put(batch)
     assert [len(c) for c in fake.calls] == [3, 1]  # only the throttled entry is retried
     assert [(r.data, code) for r, code in caught.value.undelivered] == [(batch[2].data, "MalformedDetail")]
 
@@ -193,3 +193,67 @@ def test_eventbridge_source_follows_the_one_convention():
     assert record.source == f"{EVENT_SOURCE_PREFIX}employer-service"
     assert event_source("marketplace.employer-service") == "marketplace.employer-service"  # never doubled
     assert event_source(None).startswith(EVENT_SOURCE_PREFIX)
+
+
+class OverlapMeter:
+    """Counts requests in flight at once; each request waits until a second one has arrived (or 2 s)."""
+
+    def __init__(self):
+        import threading
+
+        self.lock, self.inflight, self.peak = threading.Lock(), 0, 0
+        self.second = threading.Event()
+
+    def __enter__(self):
+        with self.lock:
+            self.inflight += 1
+            self.peak = max(self.peak, self.inflight)
+            if self.inflight >= 2:
+                self.second.set()
+        self.second.wait(2.0)
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.inflight -= 1
+
+
+class ConcurrentFakeKinesis(FakeKinesis):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.meter = OverlapMeter()
+
+    def put_records(self, StreamName, Records):
+        with self.meter:
+            return super().put_records(StreamName, Records)
+
+
+def test_kinesis_lanes_send_at_once_and_keep_each_partition_keys_order():
+    keyed = [OutboundRecord(f"{key}:{n:04d}".encode(), key) for n in range(300) for key in ("t#a", "t#b", "t#c", "t#d")]
+    fake = ConcurrentFakeKinesis(fail_times={keyed[5].data: 1, keyed[801].data: 2})
+    report = KinesisProducer(fake, "s", no_sleep_backoff()[0], concurrency=4).put(keyed)
+    assert fake.meter.peak >= 2  # requests overlapped
+    assert report.sent == 1200 and sorted(fake.delivered) == sorted(r.data for r in keyed)  # each exactly once
+    assert report.retried_records == 3 and report.requests == len(fake.calls)
+    assert max(len(call) for call in fake.calls) <= KINESIS_MAX_RECORDS
+    retried = {keyed[5].data, keyed[801].data}  # PutRecords delivers a retried record after its batch's others
+    for key in ("t#a", "t#b", "t#c", "t#d"):  # otherwise one key's records arrive in the order they were put
+        sent = [d for d in fake.delivered if d.startswith(key.encode()) and d not in retried]
+        assert sent == sorted(sent), key
+
+
+def test_eventbridge_batches_go_out_at_once_and_failures_still_come_back():
+    class ConcurrentFakeEventBridge(FakeEventBridge):
+        meter = OverlapMeter()
+
+        def put_events(self, Entries):
+            with self.meter:
+                return super().put_events(Entries)
+
+    batch = event_records(40)
+    fake = ConcurrentFakeEventBridge({batch[3].data.decode(): ["ThrottlingException"],
+                                      batch[37].data.decode(): ["MalformedDetail"]})
+    with pytest.raises(DeliveryError) as caught:
+        EventBridgeProducer(fake, "bus", no_sleep_backoff()[0], concurrency=4).put(batch)
+    assert fake.meter.peak >= 2
+    assert sorted(len(c) for c in fake.calls) == [1, 10, 10, 10, 10]  # four batches at once, one retry
+    assert [(r.data, code) for r, code in caught.value.undelivered] == [(batch[37].data, "MalformedDetail")]
