@@ -232,13 +232,24 @@ def test_full_mode_occupation_scores_do_not_depend_on_the_batch(oracle, monkeypa
 
 @pytest.mark.parametrize("text", ["Ph.D. in chemistry", "PHD, MBA", "Bachelor’s degree, 2010 – 2014",
                                   "MASTER OF SCIENCE 1999-2004 and five years of experience",
-                                  "Diploma \u00e9tudes, Kelvin \u212a, 3 yrs experience, HIGH SCHOOL"])
+                                  "Diploma \u00e9tudes, Kelvin \u212a, 3 yrs experience, HIGH SCHOOL",
+                                  "Â MBAÂ Remote Â 2010Â -Â 2014 Austin, TX Ã©cole",
+                                  "\u00c9COLE NORMALE, Work From Home, five YEARS EXPERIENCE, Jan 2001 \u2013 PRESENT",
+                                  "master\u017fs, high \u017fchool, remote\u0131, \u0130stanbul 4 yrs experience",
+                                  "Hybr\u0131d role, \u212aenya, B.S\u00b2 1999 to 2003 \u00df \u1e9e"])
 def test_fast_field_paths_match_the_plain_regexes(text):
-    """ASCII text takes lowered/guarded patterns, other text IGNORECASE: both must agree with the
-    plain patterns on upper case, Unicode and dash variants."""
+    """Text that lowering cannot change under IGNORECASE (ASCII, "Â" mojibake) takes lowered/guarded
+    patterns, other text IGNORECASE: both must agree with the plain patterns on upper case, Unicode
+    (ſ ı İ K match ASCII letters under IGNORECASE) and dash variants."""
     plain = [level for level, pattern in fields._EDUCATION_PATTERNS if re.search(pattern, text, re.IGNORECASE)]
     assert fields.education_level(text) == (max(plain, key=fields.EDUCATION_LEVELS.index) if plain else None)
-    for variant in (text, text.upper(), text.encode("ascii", "replace").decode()):
+    for variant in (text, text.upper(), text.lower(), text.encode("ascii", "replace").decode()):
+        remote = ("remote" if re.search(fields._REMOTE.pattern, variant, re.IGNORECASE) else
+                  "hybrid" if re.search(r"\bhybrid\b", variant, re.IGNORECASE) else None)
+        city = re.search(r"\b([A-Z][a-zA-Z.]+(?:\s[A-Z][a-zA-Z.]+){0,2}),\s*(" + "|".join(fields.US_STATES) + r")\b",
+                         variant)
+        got = fields.location(variant)
+        assert (got.remote, got.city) == (remote, city.group(1).strip() if city else None), variant
         years = [(m.span(), fields._num(m.group(1))) for m in
                  re.finditer(fields._YEARS_EXPLICIT.pattern[len(fields._NUM_FIRST):], variant, re.IGNORECASE)]
         assert [(m.span(), fields._num(m.group(1))) for m in
