@@ -23,10 +23,11 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from common.config import get_settings
+from ingestion.routing import LOOKBACK_DAYS
 
 log = logging.getLogger("run_pipeline")
 trace_log = logging.getLogger("run_pipeline.trace")  # tracebacks: the log file only, not the console
@@ -42,6 +43,12 @@ class Stage:
     daily: bool = True  # False: runs once, after the last day (the marts and dashboard are as-of builds)
     # On the days before the last: run every `every` days, counted back from the last day (1 = daily).
     every: int = 1
+    # A stage that rebuilds an event-time window of `window_kwarg` days before its run date (plus the run
+    # date): run on a cadence, its window reaches back to the last day its previous run covered (whose late
+    # arrivals landed after that run), and to the evening before the history on its first run. Never
+    # narrower than `min_window`.
+    window_kwarg: str | None = None
+    min_window: int = 0
 
 
 @dataclass
@@ -53,9 +60,6 @@ class StageOutcome:
     error: str | None = None
 
 
-# bronze_to_silver rebuilds a 3-day event-time window, so every other day covers every day, late
-# arrivals included (a day's late events land with the next day, inside the next window).
-SILVER_EVERY = 2
 GOLD_EVERY = 7  # the match run's stages on a history day: weekly, so the precision trend has points
 
 
@@ -64,7 +68,10 @@ def default_stages(seed: int, scale: str, encoder: str | None, gold_every: int =
     return [
         Stage("simulate", "ingestion.simulator", "run_simulation", {"seed": seed, "scale": scale}),
         Stage("land", "ingestion.landing", "run_landing"),
-        Stage("bronze_to_silver", "spark_jobs.bronze_to_silver", "run", every=min(SILVER_EVERY, gold_every)),
+        # Only when the match run needs it, its event-time window widened to every day since the last
+        # run (late arrivals included): one Spark pass per week of history instead of one per day.
+        Stage("bronze_to_silver", "spark_jobs.bronze_to_silver", "run", every=gold_every,
+              window_kwarg="lookback_days", min_window=LOOKBACK_DAYS),
         Stage("build_profiles", "spark_jobs.build_profiles", "run", every=gold_every),
         Stage("embed", "spark_jobs.embed", "run", embed_kwargs, every=gold_every),
         Stage("match", "spark_jobs.match", "run", every=gold_every),
@@ -148,16 +155,29 @@ def stages_for_day(stages: list[Stage], days_before_last: int) -> list[Stage]:
     return [s for s, run in zip(stages, due, strict=True) if run]
 
 
+def with_window(stage: Stage, position: int, previous_run: int | None) -> Stage:
+    """``stage`` with its event-time window reaching back to the last day its previous run covered (that
+    day's late arrivals landed with the next day), or to the evening before the history (position 0)."""
+    if not stage.window_kwarg:
+        return stage
+    back = position + 1 if previous_run is None else position - previous_run
+    return replace(stage, kwargs={**stage.kwargs, stage.window_kwarg: max(stage.min_window, back)})
+
+
 def run_history(dates: list[str], stages: list[Stage]) -> dict[str, list[StageOutcome]]:
     """The stages due on each date, oldest first; the as-of stages once, with the last date.
 
     A failed day stops the history (a later day would build on a broken one)."""
     by_date: dict[str, list[StageOutcome]] = {}
+    last_ran: dict[str, int] = {}  # stage name -> position of the day it last ran ok
     for position, day in enumerate(dates):
         last = position == len(dates) - 1
         if len(dates) > 1:
             log.info("── day %d/%d: %s", position + 1, len(dates), day)
-        outcomes = run_pipeline(day, stages_for_day(stages, len(dates) - 1 - position))
+        due = [with_window(s, position, last_ran.get(s.name))
+               for s in stages_for_day(stages, len(dates) - 1 - position)]
+        outcomes = run_pipeline(day, due)
+        last_ran.update({o.name: position for o in outcomes if o.status == "ok"})
         by_date[day] = outcomes
         if any(o.status == "failed" for o in outcomes) and not last:
             log.error("day %s failed: the later days are not run", day)

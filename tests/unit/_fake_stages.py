@@ -21,6 +21,11 @@ def recording_stage(run_date, name="stage"):
     return {"run_date": run_date, "processed": 2, "carried_forward": 5}
 
 
+def windowed_stage(run_date, name="stage", lookback_days=None):
+    CALLS.append((name, run_date, lookback_days))
+    return {"run_date": run_date}
+
+
 def noisy_stage(run_date):
     """Talks like the libraries do: Python logging, a print, a raw fd write, a child process."""
     import logging
