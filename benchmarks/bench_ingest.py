@@ -6,10 +6,11 @@ produce (Kinesis PutRecords + EventBridge PutEvents) → land (local Firehose-st
 bronze→silver (Spark). Prints a table and one JSON line, also written to
 ``<local_state_dir>/bench/bench_ingest.json``.
 
-Landing runs the way it runs in production — while the producers send (``--land-while-producing``,
-the default: a lander polls the stream and the queue as Firehose / the hourly DAG do), then a final
-drain — or only after everything is sent (``--land-after``, one day's backlog at once). The landing
-rate is records landed per second the lander was busy. The day is yesterday (landing bounds each
+Landing runs the way it runs in production — in its own process, while the producers send (the
+default: a lander polls the stream and the queue every ``--poll-seconds``, as Firehose / the hourly DAG
+do) until a pass after the producers finished finds nothing — or only after everything is sent
+(``--land-after``, one day's backlog at once). The landing rate is records landed per second the lander
+was busy. The day is yesterday (landing bounds each
 record by its arrival time, which the stand-ins stamp with the real clock).
 
 The headline figure is **producer → raw, end to end**: wall-clock seconds from the first record the
@@ -27,7 +28,9 @@ import argparse
 import datetime as dt
 import json
 import logging
+import multiprocessing
 import os
+import queue
 import shutil
 import sys
 import threading
@@ -46,6 +49,42 @@ def _raw_lines(raw_root: Path) -> int:
             with path.open("rb") as handle:
                 total += sum(1 for _ in handle)
     return total
+
+
+def _cpu_seconds(settings) -> dict[str, float]:
+    """CPU seconds used so far by this process (producers + lander) and by each stand-in it started."""
+    from common.local_services import service_definitions
+    from common.local_services.processes import read_pid_file
+
+    times = os.times()
+    used = {"simulator + producers (this process)": times.user + times.system,
+            "lander (its own process, once ended)": times.children_user + times.children_system}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for service in service_definitions(settings):
+        record = read_pid_file(service)
+        try:
+            fields = Path(f"/proc/{record['pid']}/stat").read_text().rsplit(")", 1)[1].split()
+            used[service.name] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        except (OSError, TypeError, IndexError, ValueError):
+            continue  # no /proc (macOS) or not running: leave it out
+    return used
+
+
+def _lander(stream: str, queue: str, poll_seconds: float, stop, results) -> None:
+    """The lander in its own process, as in production (the landing task; Firehose in AWS): a pass every
+    ``poll_seconds`` while the producers send; once they are done, passes until one finds nothing."""
+    from ingestion.landing import run_landing
+
+    landings = []
+    while True:
+        producers_done = stop.is_set()  # read before the pass: an empty pass after it proves all landed
+        run = run_landing(RUN_DATE, stream_name=stream, queue_name=queue, max_buffer_seconds=poll_seconds)
+        landings.append({**run, "ended_at": time.time()})
+        if producers_done and not run["records_in"]:
+            break
+        if not producers_done:
+            stop.wait(poll_seconds)
+    results.put(landings)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
 
     from ingestion.channels import create_channels, delete_channels
-    from ingestion.landing import run_landing
     from ingestion.simulator import run_simulation
 
     try:
@@ -92,30 +130,43 @@ def main(argv: list[str] | None = None) -> int:
                                                 continue_history=False)
 
             producer = threading.Thread(target=produce)
-            wall_started = time.perf_counter()
+            spawn = multiprocessing.get_context("spawn")
+            stop, results = spawn.Event(), spawn.Queue()
+            lander = spawn.Process(target=_lander, args=(channels.stream, channels.queue, args.poll_seconds,
+                                                         stop, results), name="bench-lander")
+            cpu_at_start = _cpu_seconds(settings)
+            wall_started = time.time()
             producer.start()
-            landings = []
             if not args.land_after:
-                while producer.is_alive():  # poll like a continuously running lander
-                    landings.append(run_landing(RUN_DATE, stream_name=channels.stream, queue_name=channels.queue,
-                                                max_buffer_seconds=args.poll_seconds))
-                    producer.join(args.poll_seconds)
+                lander.start()
             producer.join()
+            stop.set()
+            if args.land_after:
+                lander.start()
+            landings = None
+            while landings is None:
+                try:
+                    landings = results.get(timeout=1.0)
+                except queue.Empty:
+                    if not lander.is_alive():
+                        raise RuntimeError(f"the lander died (exit code {lander.exitcode}); see its traceback") from None
+            lander.join()
             if "sim" not in outcome:
                 raise RuntimeError("the simulator failed (see its traceback above)")
             sim = outcome["sim"]
             produce_s = sim["seconds"] - sim["generate_seconds"]
-            while not landings or landings[-1]["records_in"]:  # drain what is left, until a pass finds nothing
-                landings.append(run_landing(RUN_DATE, stream_name=channels.stream, queue_name=channels.queue))
-            # The last pass found nothing: its time is the lander confirming it is caught up, not landing.
-            wall_s = time.perf_counter() - wall_started - landings[-1]["seconds"]
             generate_s = sim["generate_seconds"]
-            end_to_end_s = wall_s - generate_s  # the simulator builds the day before it sends anything
+            # Until the end of the last pass that landed anything (the pass after it found nothing: all is
+            # in raw/), less the simulator building the day before it sends anything.
+            last_landed = max(run["ended_at"] for run in landings if run["records_in"])
+            end_to_end_s = last_landed - wall_started - generate_s
             landed = {key: sum(run[key] for run in landings)
                       for key in ("records_in", "errors", "files_written", "kinesis_records", "sqs_messages",
                                   "seconds")}
             landed["passes"] = len(landings)
             raw_lines = _raw_lines(bench_root / "lake" / "raw")
+            cpu = {name: round(seconds - cpu_at_start.get(name, 0.0), 2)
+                   for name, seconds in _cpu_seconds(settings).items()}
             print(f"landed {landed['records_in']:,} records in {landed['seconds']:.1f} busy s over "
                   f"{len(landings)} passes", file=sys.stderr, flush=True)
         finally:
@@ -180,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:34} {value:>10,}")
     print(f"  {'in = raw lines' + ('' if silver is None else ' = silver + quarantined'):34} "
           f"{'OK' if ok else 'MISMATCH':>10}")
+    print("\nCPU seconds, producing and landing (the simulator's generation of the day included)")
+    for name, seconds in cpu.items():
+        print(f"  {name:38} {seconds:>8.2f}")
     summary = {
         "benchmark": "ingest", "events": sim["events"], "records_in": records_in, "cores": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
@@ -191,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "land_mode": "after_producing" if args.land_after else "while_producing", "shards": args.shards,
         "land_passes": landed["passes"], "kinesis_records": landed["kinesis_records"],
         "sqs_messages": landed["sqs_messages"], "raw_files": landed["files_written"], "raw_lines": raw_lines,
-        "reconciled": ok,
+        "cpu_seconds": cpu, "reconciled": ok,
     }
     if silver is not None:
         summary.update({
