@@ -6,8 +6,8 @@
   relevant when the ad's ISCO group is in the crosswalk of the resume's category (CROSSWALK,
   documented in docs/matching.md). precision@k, NDCG@k, MRR for hybrid, lexical TF-IDF,
   embedding-only and random rankings; held-out resumes = the "test" half by ID hash.
-- Skills: token-level P/R/F1 on the Green et al. benchmark (Skill spans) and ESCO-label P/R/F1 on
-  the SkillSpan HOUSE/TECH sentences linked to ESCO (Decorte et al.).
+- Skills: matching.skill_evaluation — token-level P/R/F1 on the Green et al. benchmark and ESCO-label
+  P/R/F1 on the SkillSpan HOUSE/TECH sentences linked to ESCO (Decorte et al.), fit vs held-out.
 """
 
 from __future__ import annotations
@@ -285,85 +285,5 @@ def ranking_eval(shared: Path, encoders: tuple[str, ...] = ("minilm", "static"),
 
 
 # ---------------------------------------------------------------- skills
-def _prf(tp: int, fp: int, fn: int) -> dict:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "tp": tp, "fp": fp, "fn": fn}
-
-
-def skill_eval_green(shared: Path, limit: int | None = None) -> dict:
-    """Token-level: a word is a predicted skill token when it lies inside a matched ESCO label."""
-    from matching.skills import get_extractor
-
-    ex = get_extractor()
-    sentences: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for row in _read_csv(shared / "green_skill_benchmark" / "df_testset.csv"):
-        sentences[row["sentence_id"]].append((row["word"], row["tag"]))
-    if limit is not None:
-        sentences = dict(list(sentences.items())[:limit])
-    tp = fp = fn = 0
-    span_hit = span_total = 0
-    for words in sentences.values():
-        text, offsets, pos = "", [], 0
-        for w, _ in words:
-            offsets.append((pos, pos + len(w)))
-            text += w + " "
-            pos += len(w) + 1
-        covered = np.zeros(len(text) + 1, dtype=bool)
-        for m in ex.find(text):
-            covered[m.start:m.end] = True
-        pred = [covered[a:b].any() for a, b in offsets]
-        gold = [tag.endswith("-Skill") for _, tag in words]
-        for p_, g in zip(pred, gold, strict=True):
-            tp += p_ and g
-            fp += p_ and not g
-            fn += g and not p_
-        # span recall: a gold Skill span counts as found when any of its words is predicted
-        span = []
-        for i, (_, tag) in enumerate(words):
-            if tag == "B-Skill" or (tag == "I-Skill" and not span):
-                if span:
-                    span_total += 1
-                    span_hit += any(pred[j] for j in span)
-                span = [i]
-            elif tag == "I-Skill":
-                span.append(i)
-            elif span:
-                span_total += 1
-                span_hit += any(pred[j] for j in span)
-                span = []
-        if span:
-            span_total += 1
-            span_hit += any(pred[j] for j in span)
-    out = _prf(int(tp), int(fp), int(fn))
-    out["span_recall_any_overlap"] = round(span_hit / span_total, 4) if span_total else 0.0
-    out["sentences"] = len(sentences)
-    return out
-
-
-def skill_eval_sentences(shared: Path, files: tuple[str, ...] = ("house_test", "tech_test"),
-                         limit: int | None = None) -> dict:
-    """ESCO-level: predicted preferred labels vs the gold ESCO labels of each sentence."""
-    from matching.skills import get_extractor
-
-    ex = get_extractor()
-    tax = ex.taxonomy
-    out = {}
-    for name in files:
-        gold: dict[str, set[str]] = defaultdict(set)
-        for row in _read_csv(shared / "skill_sentences" / f"{name}_annotations.csv"):
-            label = row["label"].strip()
-            gold.setdefault(row["sentence"], set())
-            if label and label not in {"LABEL NOT PRESENT", "UNDERSPECIFIED"}:
-                gold[row["sentence"]].add(label.lower())
-        if limit is not None:
-            gold = dict(list(gold.items())[:limit])
-        tp = fp = fn = 0
-        for sentence, labels in gold.items():
-            pred = {tax.skill_labels[i].lower() for i in ex.extract(sentence)}
-            tp += len(pred & labels)
-            fp += len(pred - labels)
-            fn += len(labels - pred)
-        out[name] = {**_prf(tp, fp, fn), "sentences": len(gold)}
-    return out
+# Moved to matching.skill_evaluation (fit/held-out splits, any extractor); re-exported for callers.
+from matching.skill_evaluation import skill_eval_green, skill_eval_sentences  # noqa: E402, F401

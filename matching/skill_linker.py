@@ -1,0 +1,199 @@
+"""Span -> ESCO skill linker: recall beyond exact label matches, at a price.
+
+Phrase matching (matching.skills) only finds a skill when the text repeats an ESCO label token for
+token. Job ads paraphrase ("engage with colleagues" for *liaise with colleagues*, "communication
+skills" for *communication*). The linker keeps every phrase match and adds linked mentions:
+
+1. candidates: token n-grams (1..``max_len``) inside one clause (punctuation ends a clause) that
+   neither start nor end with a stop word;
+2. each candidate is scored against every ESCO preferred/alt label by the mean of two cosines —
+   character 3-5-gram TF-IDF (spelling variants, inflections: "developing" ~ "develop") and the
+   static MiniLM-distilled encoder (synonyms: "team player" ~ "work in teams") — and takes the best
+   label's skill;
+3. two logistic models over the candidate's features (FEATURES: the score, both cosines, the margin
+   over the next-best skill, length, whether the skill is asked for by many occupations) with a
+   threshold each, all fitted on the fit halves of the gold sets only
+   (``matching.skill_evaluation.fit_link_models``, numbers in docs/matching.md): ``find`` returns
+   skill *mentions* (is this phrase a skill at all — Green et al.'s spans), ``extract`` the ESCO
+   skills the stricter link model asserts; selection is greedy, best first, without overlaps.
+
+Cost: a sentence of n tokens has ~n·max_len candidates, each compared with ~110k label vectors, so
+this runs at sentences-per-second, not documents-per-second; profile extraction keeps the phrase
+matcher (see docs/matching.md for the measured trade-off).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from matching.skills import STOP_WORDS, SkillExtractor, SkillMatch, get_extractor
+from matching.text import fold, token_spans
+
+LINK_CACHE_SIZE = 4096
+# Per-candidate features, in this order (``SkillLinker.link``).
+FEATURES = ("score", "char", "static", "margin", "tokens", "single_token", "exact", "log_occupations")
+
+
+@dataclass(frozen=True)
+class LinkModel:
+    """Logistic score over FEATURES and the threshold on it; fitted on fit data only
+    (``matching.skill_evaluation.fit_link_models``). ``LinkModel.plain(t)`` = the raw score >= t."""
+
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+
+    @classmethod
+    def plain(cls, threshold: float) -> LinkModel:
+        return cls(tuple(1.0 if f == "score" else 0.0 for f in FEATURES), 0.0, threshold)
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        return features @ np.asarray(self.weights) + self.bias
+
+
+# Fitted on the fit halves (Green fit half -> mention; SkillSpan-ESCO HOUSE+TECH validation -> link),
+# never on held-out data: `make eval-skills` refits both and warns when they differ from these.
+MENTION_MODEL = LinkModel((1.93158, 0.65666, 2.62523, -2.51299, -0.00317, -0.62897, 0.43834, 0.00693), -3.62881, -0.5)
+LINK_MODEL = LinkModel((1.8655, 1.23266, 1.84573, 3.70657, 0.25637, -1.11826, 0.48847, -0.0051), -6.02435, -0.5)
+MAX_CANDIDATE_TOKENS = 6
+_CLAUSE_BREAK = re.compile(r"[,;:.!?()\[\]{}|/•\n\t]|\s-\s")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    first: int  # token index
+    last: int  # inclusive
+    start: int  # character offsets in the folded text
+    end: int
+    text: str
+
+
+def candidates(text: str, max_len: int = MAX_CANDIDATE_TOKENS) -> list[Candidate]:
+    """Token n-grams within one clause that neither start nor end with a stop word."""
+    folded = fold(text)
+    spans = token_spans(text)
+    clause = [0] * len(spans)
+    for i in range(1, len(spans)):
+        gap = folded[spans[i - 1][2] : spans[i][1]]
+        clause[i] = clause[i - 1] + (1 if _CLAUSE_BREAK.search(gap) else 0)
+    out = []
+    for i, (tok, start, _) in enumerate(spans):
+        if tok in STOP_WORDS:
+            continue
+        for j in range(i, min(i + max_len, len(spans))):
+            if clause[j] != clause[i]:
+                break
+            last_tok = spans[j][0]
+            if last_tok in STOP_WORDS:
+                continue
+            if i == j and (len(tok) < 3 or not tok.isalpha()):
+                continue  # one short token or a number is no skill mention on its own
+            out.append(Candidate(i, j, start, spans[j][2], folded[start : spans[j][2]]))
+    return out
+
+
+class SkillLinker:
+    """Phrase matches plus candidates linked to their nearest ESCO label, kept by a LinkModel."""
+
+    def __init__(self, extractor: SkillExtractor | None = None, mention_model: LinkModel = MENTION_MODEL,
+                 link_model: LinkModel = LINK_MODEL, max_len: int = MAX_CANDIDATE_TOKENS,
+                 static_weight: float = 0.5):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        from matching.embeddings import get_encoder
+
+        self.extractor = extractor or get_extractor()
+        self.taxonomy = self.extractor.taxonomy
+        self.mention_model = mention_model
+        self.link_model = link_model
+        self.max_len = max_len
+        self.static_weight = static_weight
+        self._linked: dict[str, tuple] = {}  # text -> link(text): find and extract of one text link once
+        labels, owners = [], []
+        for i in range(self.taxonomy.n_skills):
+            glossless = [label.split("(", 1)[0].strip() or label  # "(computer programming)" is a gloss
+                         for label in [self.taxonomy.skill_labels[i], *self.taxonomy.skill_alt_labels[i]]]
+            for label in dict.fromkeys(glossless):
+                labels.append(label)
+                owners.append(i)
+        self.labels = labels
+        self.owners = np.asarray(owners, dtype=np.int32)
+        # How many occupations list the skill: generic skills (communication, teamwork) are asked for often.
+        uses = np.zeros(self.taxonomy.n_skills)
+        for table in (self.taxonomy.essential, self.taxonomy.optional):
+            for skills in table.values():
+                np.add.at(uses, skills[skills < len(uses)], 1)
+        self._log_uses = np.log1p(uses)
+        self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, lowercase=True,
+                                     dtype=np.float32)
+        self._label_char = self._char.fit_transform(labels).T.tocsr()  # (features, labels)
+        self._encoder = get_encoder("static")
+        self._label_static = self._encoder.encode(labels).T.copy()  # (d, labels)
+
+    def link(self, text: str) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
+        """Every candidate, its best skill index and its FEATURES row (no threshold, no overlap rule)."""
+        cached = self._linked.get(text)
+        if cached is None:
+            if len(self._linked) >= LINK_CACHE_SIZE:
+                self._linked.clear()
+            cached = self._linked[text] = self._link(text)
+        return cached
+
+    def _link(self, text: str) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
+        cands = candidates(text, self.max_len)
+        if not cands:
+            return [], np.zeros(0, dtype=np.int32), np.zeros((0, len(FEATURES)))
+        texts = [c.text for c in cands]
+        char = (self._char.transform(texts) @ self._label_char).toarray()
+        static = self._encoder.encode(texts) @ self._label_static
+        mixed = self.static_weight * static + (1.0 - self.static_weight) * char
+        rows = np.arange(len(cands))
+        top = np.argpartition(-mixed, min(32, mixed.shape[1] - 1), axis=1)[:, :32]
+        top = np.take_along_axis(top, np.argsort(-mixed[rows[:, None], top], axis=1, kind="stable"), axis=1)
+        best = top[:, 0]
+        skills = self.owners[best]
+        # margin: how far the best label is ahead of the best label of any *other* skill
+        other = np.where(self.owners[top] != skills[:, None], mixed[rows[:, None], top], -1.0).max(axis=1)
+        ntok = np.array([c.last - c.first + 1 for c in cands], dtype=np.float64)
+        exact = np.array([mixed[r, b] >= 0.999 for r, b in enumerate(best)], dtype=np.float64)
+        features = np.column_stack([mixed[rows, best], char[rows, best], static[rows, best],
+                                    mixed[rows, best] - np.maximum(other, 0.0), ntok, ntok == 1, exact,
+                                    self._log_uses[skills]])
+        return cands, skills, features
+
+    def _select(self, text: str, model: LinkModel) -> list[SkillMatch]:
+        cands, skills, features = self.link(text)
+        return select(self.extractor.find(text), cands, skills, model.score(features), model.threshold)
+
+    def find(self, text: str) -> list[SkillMatch]:
+        """Skill mentions: phrase matches and the candidates the mention model keeps."""
+        return self._select(text, self.mention_model)
+
+    def extract(self, text: str) -> list[int]:
+        """Distinct skill indices (phrase matches and the link model's links), by first appearance."""
+        return list(dict.fromkeys(m.skill_index for m in self._select(text, self.link_model)))
+
+
+def select(exact: list[SkillMatch], cands: list[Candidate], skills: np.ndarray, scores: np.ndarray,
+           threshold: float) -> list[SkillMatch]:
+    """Phrase matches, then candidates best score first that reach ``threshold`` and overlap nothing taken."""
+    taken = [(m.start, m.end) for m in exact]
+    found = list(exact)
+    for r in sorted(range(len(cands)), key=lambda r: (-scores[r], cands[r].start, cands[r].end)):
+        if scores[r] < threshold:
+            break
+        cand = cands[r]
+        if any(cand.start < e and s < cand.end for s, e in taken):
+            continue
+        taken.append((cand.start, cand.end))
+        found.append(SkillMatch(int(skills[r]), cand.start, cand.end, cand.text))
+    return sorted(found, key=lambda m: (m.start, m.end))
+
+
+@lru_cache(maxsize=1)
+def get_linker() -> SkillLinker:
+    return SkillLinker()
