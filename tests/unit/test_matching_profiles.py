@@ -257,3 +257,22 @@ def test_fast_field_paths_match_the_plain_regexes(text):
         dates = [m.span() for m in re.finditer(fields._DATE_RANGE.pattern[len(fields._DATE_FIRST):], variant,
                                                re.IGNORECASE)]
         assert [m.span() for m in fields._finditer(fields._DATE_RANGE, fields._DATE_RANGE_LOWER, variant)] == dates
+
+
+def test_occupation_kernels_give_the_bits_of_the_scipy_numpy_path(oracle):
+    """The numba char kernel (title n-grams x labels, best label per occupation) and the clipped
+    per-occupation max must equal scipy's sparse product + np.maximum.reduceat bit for bit, so the
+    speed-up changes no occupation score."""
+    from matching.occupations import _clipped_max_by_occupation
+
+    candidates, jobs = oracle
+    titles = [headline(t) for t, _ in candidates[:120]] + [title for title, _, _ in jobs[:60]]
+    titles += ["", "x", "Ünïcode títle — ſ", "SENIOR  JAVA/J2EE DEVELOPER (REMOTE)"]
+    ranker = occupations.get_ranker("fast")
+    for batch in (titles, titles[:1], titles[-7:]):
+        plain = ranker._max_by_occupation((ranker.char.transform(batch) @ ranker.label_char).toarray())
+        assert ranker._char_signal(batch).tobytes() == plain.tobytes()
+    rng = np.random.default_rng(0)
+    sims = rng.uniform(-0.5, 1.5, (5, len(ranker.owner))).astype(np.float32)
+    assert (_clipped_max_by_occupation(sims, ranker._starts).tobytes()
+            == ranker._max_by_occupation(np.clip(sims, 0, 1)).tobytes())
