@@ -6,6 +6,9 @@ Checked on the run's Spark DataFrames (nothing is collected to the driver):
   matches      keys not null, direction vocabulary, rank 1..K, score and components in [0, 1],
                one row per (direction, tenant, candidate, job), only open jobs of the same tenant
   per entity   at most K rows, ranks contiguous 1..n, score never increases with rank
+  vs silver    every candidate/job silver names up to the run date has a profile of the run, is
+               quarantined with a reason, or (candidate) never uploaded a resume; no profile of an
+               entity silver does not know (spark_jobs.silver_reconcile, measured from both tables)
 Pass → the ledger row becomes `audited` (publish may run). Fail → `blocked`, and
 `QualityGateFailed` carries every failed expectation; the publish stage refuses a blocked run.
 
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 
 from spark_jobs import _runs
 from spark_jobs._lake import check_run_date, read_profiles
+from spark_jobs.silver_reconcile import SIDES, reconcile_profiles
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +41,8 @@ class QualityGateFailed(RuntimeError):
         self.run_id = run_id
         self.failures = failures
         summary = "; ".join(
-            f"{f['dataset']}: {f['expectation']}({f.get('column') or ''})" for f in failures[:10]
+            f.get("message") or f"{f['dataset']}: {f['expectation']}({f.get('column') or ''})"
+            for f in failures[:10]
         )
         more = f" (+{len(failures) - 10} more)" if len(failures) > 10 else ""
         super().__init__(
@@ -317,6 +322,29 @@ def _model_dim(embeddings, model_version: str | None) -> int | None:
     return int(row["d"]) if row else None
 
 
+def silver_reconciliation_failures(reconciled: dict) -> list[dict]:
+    """Failures (in the gate's shape) for every side whose profiles do not reconcile against silver."""
+    failures = []
+    for side in SIDES:
+        missing = reconciled[f"{side}s_missing"]
+        unknown = reconciled[f"{side}_profiles_not_in_silver"]
+        if missing:
+            examples = reconciled[f"{side}s_missing_examples"]
+            failures.append({
+                "dataset": "profiles_vs_silver", "expectation": f"every_silver_{side}_profiled_or_quarantined",
+                "column": None, "observed": {"unexpected_count": missing, "partial_unexpected_list": examples},
+                "message": (f"profiles_vs_silver: {missing} {side}(s) of silver up to {reconciled['run_date']} have "
+                            f"no profile and no quarantine reason, e.g. {examples}"),
+            })  # fmt: skip
+        if unknown:
+            failures.append({
+                "dataset": "profiles_vs_silver", "expectation": f"every_{side}_profile_in_silver", "column": None,
+                "observed": {"unexpected_count": unknown},
+                "message": f"profiles_vs_silver: {unknown} {side} profile(s) of an entity silver does not know",
+            })  # fmt: skip
+    return failures
+
+
 def run(run_date: str, weights_version: str | None = None, spark=None) -> dict:
     """Audit the run of ``run_date``; raises QualityGateFailed (and blocks the run) on any failure."""
     from spark_jobs.session import get_spark
@@ -333,7 +361,9 @@ def run(run_date: str, weights_version: str | None = None, spark=None) -> dict:
     k = int(ledger.get("k") or _k_of(spark, run_id))
     datasets = build_datasets(spark, run_date, ledger, k)
     failures = run_checkpoint(datasets)
-    checked = sum(len(d.expectations) for d in datasets)
+    reconciled = reconcile_profiles(spark, run_date)
+    failures += silver_reconciliation_failures(reconciled)
+    checked = sum(len(d.expectations) for d in datasets) + 2 * len(SIDES)
     spark.catalog.clearCache()
     if failures:
         _runs.set_status(spark, run_id, "blocked", json.dumps(failures, default=str)[:4000])
@@ -347,6 +377,7 @@ def run(run_date: str, weights_version: str | None = None, spark=None) -> dict:
         "expectations": checked,
         "failed": 0,
         "datasets": len(datasets),
+        "profiles_vs_silver": {k: v for k, v in reconciled.items() if not k.endswith("_examples")},
         "seconds": round(time.perf_counter() - started, 1),
     }
     log.info("quality gate passed: %s", counts)

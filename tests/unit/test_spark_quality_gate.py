@@ -22,6 +22,28 @@ def _rewrite_matches(spark, settings, run_id, mutate):
     write_partitions(spark.createDataFrame(frame[columns], GOLD_MATCHES_DDL), uri, ["run_id"])
 
 
+def write_silver_of(spark, run, day="2026-11-21", drop_profile=None):
+    """The silver events the synthetic run's profiles come from: each candidate registered and uploaded a
+    resume, each job was posted (``day``, before the run date). ``drop_profile``: (side, id) whose gold
+    profile is removed afterwards (an entity build_profiles silently lost)."""
+    from spark_jobs._lake import table_uri, write_partitions
+
+    for table, frame, id_col in (
+        ("candidate_registered", run["candidates"], "candidate_id"),
+        ("resume_uploaded", run["candidates"], "candidate_id"),
+        ("job_posted", run["jobs"], "job_id"),
+    ):
+        rows = [(t, i, day) for t, i in zip(frame["tenant_id"], frame[id_col], strict=True)]
+        df = spark.createDataFrame(rows, f"tenant_id string, {id_col} string, dt string")
+        write_partitions(df, table_uri("silver", table), ["dt"])
+    if drop_profile:
+        side, entity_id = drop_profile
+        id_col = f"{side}_id"
+        uri = table_uri("gold", f"{side}_profiles")
+        kept = spark.read.parquet(uri).where(f"{id_col} != '{entity_id}'").toPandas()
+        write_partitions(spark.createDataFrame(kept, spark.read.parquet(uri).schema), uri, ["run_date"])
+
+
 def test_gate_passes_a_sound_run_then_blocks_a_broken_one(spark, isolated_settings):
     from spark_jobs import _runs, quality_gate
     from spark_jobs._synthetic import write_run
@@ -29,6 +51,7 @@ def test_gate_passes_a_sound_run_then_blocks_a_broken_one(spark, isolated_settin
     from spark_jobs.publish import run as publish
 
     run = write_run(spark, RUN_DATE, weights_version="w1")
+    write_silver_of(spark, run)
     counts = quality_gate.run(RUN_DATE, weights_version="w1", spark=spark)
     assert counts["failed"] == 0 and counts["expectations"] >= 30
     assert _runs.read_run(spark, run["run_id"])["status"] == "audited"
@@ -77,7 +100,7 @@ def test_gate_catches_missing_vectors_and_missing_run(spark, isolated_settings):
     with pytest.raises(quality_gate.QualityGateFailed, match="run_exists"):
         quality_gate.run(RUN_DATE, weights_version="w1", spark=spark)
 
-    write_run(spark, RUN_DATE, weights_version="w1", n_candidates=12, n_jobs=6, k=3)
+    write_silver_of(spark, write_run(spark, RUN_DATE, weights_version="w1", n_candidates=12, n_jobs=6, k=3))
     # drop the job embeddings: every job profile now lacks a vector of the run's model
     import shutil
     from pathlib import Path
@@ -87,6 +110,53 @@ def test_gate_catches_missing_vectors_and_missing_run(spark, isolated_settings):
         quality_gate.run(RUN_DATE, weights_version="w1", spark=spark)
     datasets = {f["dataset"] for f in failed.value.failures}
     assert "job_embeddings" in datasets and "candidate_embeddings" not in datasets
+
+
+def test_a_silver_candidate_without_profile_or_quarantine_blocks_publish(spark, isolated_settings):
+    """Profiles vs silver: a candidate silver has that the run neither profiled nor quarantined fails the
+    gate with a message naming it, and publish refuses the blocked run. The candidate is one no job
+    ranked, and its own list goes with its profile, so every match-side expectation stays green: only
+    the reconciliation can see the loss."""
+    from spark_jobs import _runs, quality_gate
+    from spark_jobs._lake import table_uri, write_partitions
+    from spark_jobs._synthetic import write_run
+    from spark_jobs.publish import PublishBlocked
+    from spark_jobs.publish import run as publish
+
+    # 10 candidates and 2 jobs per tenant, K = 3: at least 4 candidates per tenant are in no job's list.
+    run = write_run(spark, RUN_DATE, weights_version="w1", n_candidates=20, n_jobs=4, k=3)
+    write_silver_of(spark, run)
+    assert quality_gate.run(RUN_DATE, weights_version="w1", spark=spark)["profiles_vs_silver"]["reconciled"]
+
+    ranked = set(run["matches"].loc[run["matches"]["direction"] == "job_to_candidate", "candidate_id"])
+    lost = run["candidates"].loc[~run["candidates"]["candidate_id"].isin(ranked)].iloc[0]
+    write_silver_of(spark, run, drop_profile=("candidate", lost["candidate_id"]))
+    _rewrite_matches(
+        spark,
+        isolated_settings,
+        run["run_id"],
+        lambda frame: frame.loc[frame["candidate_id"] != lost["candidate_id"]],
+    )
+    with pytest.raises(
+        quality_gate.QualityGateFailed, match=f"{lost['tenant_id']}/{lost['candidate_id']}"
+    ) as failed:
+        quality_gate.run(RUN_DATE, weights_version="w1", spark=spark)
+    assert {(f["dataset"], f["expectation"]) for f in failed.value.failures} == {
+        ("profiles_vs_silver", "every_silver_candidate_profiled_or_quarantined")
+    }
+    assert "no profile and no quarantine reason" in str(failed.value)
+    assert _runs.read_run(spark, run["run_id"])["status"] == "blocked"
+    with pytest.raises(PublishBlocked, match="blocked"):
+        publish(RUN_DATE, weights_version="w1", spark=spark)
+
+    # Quarantined with a reason, the same candidate is accounted for: the gate audits the run again.
+    reason = spark.createDataFrame(
+        [(lost["tenant_id"], "candidate", lost["candidate_id"], "unreadable", RUN_DATE)],
+        "tenant_id string, entity_type string, entity_id string, reason string, dt string",
+    )
+    write_partitions(reason, table_uri("quarantine", "documents"), ["dt"])
+    assert quality_gate.run(RUN_DATE, weights_version="w1", spark=spark)["failed"] == 0
+    assert _runs.read_run(spark, run["run_id"])["status"] == "audited"
 
 
 def test_spark_engine_path_reports_failures_too(spark):
