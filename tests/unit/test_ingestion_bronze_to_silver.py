@@ -206,3 +206,54 @@ def test_additive_fields_are_kept_in_extra_and_v2_lands_beside_v1(spark):
         "j1": (1, 50000.0, "USD"), "j2": (2, 60000.0, "USD")}
     assert jobs["j1"].extra is None
     unique.unpersist()
+
+
+def _quarantine(settings) -> list[dict]:
+    import pyarrow.dataset as ds
+
+    return ds.dataset(settings.table_uri("quarantine", "events"), format="parquet",
+                      partitioning="hive").to_table().to_pylist()
+
+
+def test_every_input_line_is_in_silver_quarantine_or_a_true_duplicate(spark, isolated_settings):
+    """Measured from outside the stage: the ids written into raw against the rows found in the silver and
+    quarantine tables; the duplicates are the input's repeated identical lines, counted here."""
+    from collections import Counter
+
+    from spark_jobs import bronze_to_silver
+
+    settings = isolated_settings
+    ID4, ID5, ID6 = ("44444444-4444-4444-8444-444444444444", "55555555-5555-4555-8555-555555555555",
+                     "66666666-6666-4666-8666-666666666666")
+    no_tenant = {k: v for k, v in json.loads(ev(ID4)).items() if k != "tenant_id"}
+    first = [ev_for(ID1, "acme"), ev_for(ID1, "globex"), ev(ID2, candidate_id=7), ev_for(ID3),
+             json.dumps(no_tenant),
+             ev(ID5, "match_clicked", impression_id="i", candidate_id="c1", job_id="j", match_run_id="r", rank=2)]
+    second = [ev_for(ID1, "acme"), ev_for(ID3, candidate_id="c-other")]  # a redelivery; a payload conflict
+    _raw(settings, "2026-11-22", first, "kinesis-shardId-0-1-a")
+    _raw(settings, "2026-11-22", second, "kinesis-shardId-0-1-b")
+    landing_error = json.dumps({"reason": "unknown_event_type", "detail": "y", "raw_record": ev(ID6, "match_liked"),
+                                "source": "kinesis-1", "arrived_at": "2026-11-22T10:00:00+00:00"})
+    from ingestion import lake_io
+
+    lake_io.write_bytes(f"{settings.zone_uri('raw')}/errors/dt=2026-11-22/kinesis-1.jsonl",
+                        (landing_error + "\n").encode())
+    result = bronze_to_silver.run("2026-11-22", spark=spark)
+
+    lines_in = first + second
+    true_duplicates = sum(n - 1 for n in Counter(lines_in).values())
+    silver = [(r["tenant_id"], r["event_type"], r["event_id"])
+              for t in ("candidate_registered", "match_clicked") for r in _silver(settings, t)]
+    quarantine = _quarantine(settings)
+    at_silver = [(r["event_id"], r["reason"]) for r in quarantine if r["stage"] == "silver"]
+    assert sorted(silver) == sorted([("acme", "candidate_registered", ID1), ("globex", "candidate_registered", ID1),
+                                     ("acme", "candidate_registered", ID3), ("acme", "match_clicked", ID5)])
+    assert sorted(at_silver) == sorted([(ID2, "wrong_type"), (ID3, "payload_conflict"), (ID4, "missing_tenant")])
+    assert [(r["event_id"], r["stage"]) for r in quarantine if r["stage"] == "landing"] == [(ID6, "landing")]
+    # events in = silver + quarantined + duplicates, every side counted from its own table (0 lost)
+    assert len(lines_in) == len(silver) + len(at_silver) + true_duplicates == 8
+    ids_in = {json.loads(line)["event_id"] for line in lines_in}
+    assert ids_in - {i for *_, i in silver} - {i for i, _ in at_silver} == set()
+    # ...and the stage's own counters agree with those measurements
+    assert (result["raw_lines"], result["silver_rows"], result["quarantined_silver"], result["duplicates_removed"]) \
+        == (len(lines_in), len(silver), len(at_silver), true_duplicates)
