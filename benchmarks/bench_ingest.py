@@ -78,7 +78,8 @@ def _lander(stream: str, queue: str, poll_seconds: float, stop, results) -> None
     landings = []
     while True:
         producers_done = stop.is_set()  # read before the pass: an empty pass after it proves all landed
-        run = run_landing(RUN_DATE, stream_name=stream, queue_name=queue, max_buffer_seconds=poll_seconds)
+        # A pass flushes when it is caught up (or at 5 MiB): the poll interval is the buffer interval.
+        run = run_landing(RUN_DATE, stream_name=stream, queue_name=queue)
         landings.append({**run, "ended_at": time.time()})
         if producers_done and not run["records_in"]:
             break

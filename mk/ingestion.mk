@@ -2,6 +2,7 @@
 # RUN_DATE / SEED / SCALE are shared with `make run` (Makefile); default day = yesterday, as the DAG runs.
 INGEST_RUN_DATE = $(or $(RUN_DATE),$(shell date -u -d yesterday +%F))
 BENCH_EVENTS ?= 20000
+BENCH_FLAGS ?=
 SIM_FLAGS ?=
 
 .PHONY: simulate land redrive bronze-silver bench-ingest ingestion-schemas ingestion-bundle test-ingestion test-ingestion-faults
@@ -18,8 +19,8 @@ redrive: install-jobs ## Re-route RUN_DATE's window of raw/errors with today's r
 bronze-silver: install-jobs ## raw → bronze → silver + quarantine (Spark) for RUN_DATE's event-time window
 	$(JOBS_PY) -m spark_jobs.bronze_to_silver --run-date $(INGEST_RUN_DATE)
 
-bench-ingest: install-jobs node_modules/.installed ## Benchmark events/s producer → silver with count reconciliation (BENCH_EVENTS=20000; 1000000 for the 1M run)
-	$(JOBS_PY) benchmarks/bench_ingest.py --events $(BENCH_EVENTS)
+bench-ingest: install-jobs node_modules/.installed ## Benchmark records/s producer → raw end to end (+ silver), own stand-ins, reconciled (BENCH_EVENTS=20000; BENCH_FLAGS="--skip-silver --shards 4 --poll-seconds 2 --land-after")
+	$(JOBS_PY) benchmarks/bench_ingest.py --events $(BENCH_EVENTS) $(BENCH_FLAGS)
 
 ingestion-schemas: install-jobs ## Regenerate the JSON Schemas of the event contracts (ingestion/schemas/)
 	$(JOBS_PY) -m ingestion.contracts --write-schemas
