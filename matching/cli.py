@@ -149,6 +149,11 @@ def cmd_evaluate(args) -> int:
                      [(s, v["n"], v["hybrid_hit@1"], v["hybrid_hit@10"], v["tfidf_hit@1"], v["tfidf_hit@10"])
                       for s, v in occ.items()],
                      ("split", "n", "ours hit@1", "ours hit@10", "tfidf hit@1", "tfidf hit@10")))
+        print(_table("occupation signals (ablation; + dev-ad kNN: evaluation only, fit on dev ads, not shipped)",
+                     [(name, *(occ[s]["ablation"].get(name, {}).get(m, "") for s in ("dev", "test")
+                               for m in ("hit@1", "hit@10"))) for name in occ["dev"]["ablation"]]
+                     + [("+ dev-ad kNN", *(occ[s][f"dev_ad_knn_hit@{k}"] for s in ("dev", "test") for k in (1, 10)))],
+                     ("variant", "dev hit@1", "dev hit@10", "test hit@1", "test hit@10")))
     if args.what in ("all", "ranking"):
         rk = ranking_eval(shared, encoders=tuple(args.encoders.split(",")), per_category=args.per_category,
                           split=args.split, k=args.k, cache_dir=None if args.no_cache else Path(args.cache_dir),

@@ -84,7 +84,40 @@ def _read_csv(path: Path) -> list[dict]:
 
 
 # ---------------------------------------------------------------- occupations
+# Supervised component, evaluation only (not shipped): a test ad's nearest dev ads by title (char
+# 2-4-gram TF-IDF fit on dev titles) vote for their gold occupation with their similarity; dev ads are
+# scored leave-one-out. k and weight chosen on dev (leave-one-out) from k in {1, 3, 5} x {0.1 .. 0.5}.
+DEV_AD_KNN = {"k": 3, "weight": 0.2}
+
+
+def _top_codes(scores: np.ndarray, codes: list[str], k: int = 10) -> list[list[str]]:
+    return [[codes[i] for i in row] for row in np.argsort(-scores, axis=1, kind="stable")[:, :k]]
+
+
+def dev_ad_votes(titles: list[str], is_dev: list[bool], dev_gold: list[int], n_occupations: int,
+                 k: int = DEV_AD_KNN["k"]) -> np.ndarray:
+    """(ads, occupations): similarity-weighted votes of each ad's k nearest *dev* ads (by title) for
+    their gold occupation indices ``dev_gold`` (one per dev ad, in order); a dev ad never votes for itself."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    dev_titles = [t for t, d in zip(titles, is_dev, strict=True) if d]
+    votes = np.zeros((len(titles), n_occupations))
+    if not dev_titles:
+        return votes
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+    sims = (vec.fit(dev_titles).transform(titles) @ vec.transform(dev_titles).T).toarray()
+    dev_rows = np.flatnonzero(is_dev)
+    sims[dev_rows, np.arange(len(dev_rows))] = -1.0  # leave one out
+    for i, row in enumerate(sims):
+        for j in np.argsort(-row, kind="stable")[:k]:
+            if row[j] > 0:
+                votes[i, dev_gold[j]] += row[j]
+    return votes
+
+
 def occupation_eval(shared: Path, limit: int | None = None) -> dict:
+    """hit@1/hit@10 per split (dev, test, all) for the ranker, a word TF-IDF baseline, every signal's
+    ablation (left out with the rest renormalised, and alone) and the evaluation-only dev-ad kNN."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from matching.occupations import get_ranker
@@ -98,21 +131,46 @@ def occupation_eval(shared: Path, limit: int | None = None) -> dict:
     baseline = TfidfVectorizer(sublinear_tf=True, stop_words="english")
     occ_matrix = baseline.fit_transform(docs)
     ranker = get_ranker()
+    codes = tax.occupation_codes
+    gold_index = [tax.occupation_index_by_code.get(r["esco_code"], -1) for r in rows]
+    is_dev = [split_of(r["ID"]) == "dev" for r in rows]
+    votes = dev_ad_votes([r["title"] for r in rows], is_dev, [g for g, d in zip(gold_index, is_dev, strict=True)
+                                                             if d], tax.n_occupations)
     out = {}
     for split in ("dev", "test", "all"):
-        subset = [r for r in rows if split == "all" or split_of(r["ID"]) == split]
+        keep = [i for i, r in enumerate(rows) if split == "all" or split_of(r["ID"]) == split]
+        subset = [rows[i] for i in keep]
         gold = [r["esco_code"] for r in subset]
+        titles = [r["title"] for r in subset]
+        documents = [job_document(r["title"], r["description"]) for r in subset]
         started = time.time()
-        ranked = ranker.rank([r["title"] for r in subset],
-                             [job_document(r["title"], r["description"]) for r in subset], k=10)
+        ranked = ranker.rank(titles, documents, k=10)
         seconds = time.time() - started
         ours = [[m.code for m in row] for row in ranked]
         sims = (baseline.transform([f"{r['title']} {r['description']}" for r in subset]) @ occ_matrix.T).toarray()
-        base = [[tax.occupation_codes[i] for i in np.argsort(-row, kind="stable")[:10]] for row in sims]
+        base = [[codes[i] for i in np.argsort(-row, kind="stable")[:10]] for row in sims]
+        signals = ranker.signals(titles, documents) if subset else {}
+        weights = {name: ranker.weights[name] for name in signals if ranker.weights[name]}
+
+        def combined(names, signals=signals, weights=weights):
+            return np.round(sum(weights[n] * signals[n] for n in names) / sum(weights[n] for n in names), 6)
+
+        ablation = {}
+        if subset:
+            variants = {"all signals": list(weights)}
+            variants.update({f"- {n}": [m for m in weights if m != n] for n in weights if len(weights) > 1})
+            variants.update({f"{n} alone": [n] for n in weights})
+            for variant, names in variants.items():
+                top = _top_codes(combined(names), codes)
+                ablation[variant] = {"hit@1": hit_at_k(top, gold, 1), "hit@10": hit_at_k(top, gold, 10)}
+            knn = _top_codes(ranker.scores(titles, documents) + DEV_AD_KNN["weight"] * votes[keep], codes)
         out[split] = {
             "n": len(subset),
             "hybrid_hit@1": hit_at_k(ours, gold, 1), "hybrid_hit@10": hit_at_k(ours, gold, 10),
             "tfidf_hit@1": hit_at_k(base, gold, 1), "tfidf_hit@10": hit_at_k(base, gold, 10),
+            "dev_ad_knn_hit@1": hit_at_k(knn, gold, 1) if subset else None,
+            "dev_ad_knn_hit@10": hit_at_k(knn, gold, 10) if subset else None,
+            "ablation": ablation,
             "jobs_per_s": round(len(subset) / max(seconds, 1e-9), 1),
         }
     return out
