@@ -188,6 +188,53 @@ def print_table(days: list[dict]) -> None:
               f"{cpu_total:>8}")
 
 
+def _stage_rows(result: dict, kind: str) -> dict[str, dict]:
+    days = [d for d in result["per_day"] if d["kind"] == kind]
+    return {r["stage"]: r for r in days[0]["stages"]} if days else {}
+
+
+def fit_growth(small: dict, large: dict, candidates: int, jobs: int) -> dict:
+    """Per stage and day kind, CPU seconds = fixed + per_unit × units fitted through two measured sizes,
+    then evaluated at ``candidates`` × ``jobs`` — an EXTRAPOLATION, labelled so in the output.
+
+    Units at the target size: the larger run's units scaled by the size ratio (linear stages) or its
+    square (match pairs: candidates × jobs per tenant)."""
+    ratio = candidates / large["candidates"]
+    ratio_pairs = ratio * (jobs / large["jobs"])
+    out: dict = {"extrapolated_to": {"candidates": candidates, "jobs": jobs},
+                 "from_sizes": [f"{small['candidates']}x{small['jobs']}", f"{large['candidates']}x{large['jobs']}"],
+                 "label": "EXTRAPOLATION from two measured sizes, not a measurement", "days": {}}
+    for kind in ("cold", "steady"):
+        rows_small, rows_large = _stage_rows(small, kind), _stage_rows(large, kind)
+        stages, total = {}, 0.0
+        for name, big in rows_large.items():
+            little = rows_small.get(name)
+            if name == "simulate" or not little or big.get("cpu_seconds") is None or little.get("cpu_seconds") is None:
+                continue
+            u1, u2, unit = little.get("units"), big.get("units"), big.get("unit")
+            c1, c2 = little["cpu_seconds"], big["cpu_seconds"]
+            if u1 is None or u2 is None or u2 == u1:
+                # no work count that grew with the size (the gate's expectations): the marketplace's size
+                # (candidates + jobs) is the proxy the stage's reads grow with
+                u1, u2 = small["candidates"] + small["jobs"], large["candidates"] + large["jobs"]
+                unit = "candidates + jobs (proxy)"
+            if u2 == u1:
+                per_unit, fixed, target_units, cpu = None, max(c1, c2), None, max(c1, c2)
+            else:
+                per_unit = max((c2 - c1) / (u2 - u1), 0.0)
+                fixed = max(c1 - per_unit * u1, 0.0)
+                target_units = round(u2 * (ratio_pairs if name == "match" else ratio))
+                cpu = fixed + per_unit * target_units
+            total += cpu
+            stages[name] = {"fixed_cpu_seconds": round(fixed, 1),
+                            "cpu_seconds_per_unit": per_unit if per_unit is None else float(f"{per_unit:.3g}"),
+                            "unit": unit, "units": target_units, "cpu_seconds": round(cpu, 1)}
+        # 2 cores: the wall time if the stage kept both busy (a floor; measured stages do not always)
+        out["days"][kind] = {"stages": stages, "cpu_seconds": round(total, 1),
+                             "wall_seconds_if_2_cores_busy": round(total / 2, 1)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=2000)
@@ -198,7 +245,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoder", default=None, help="embedding encoder (default: the embed stage's own)")
     parser.add_argument("--out", type=Path, default=REPO / ".local" / "bench" / "pipeline.json")
     parser.add_argument("--keep", action="store_true", help="keep the scratch lake (its path is printed)")
+    parser.add_argument("--fit", nargs=2, type=Path, metavar=("SMALL.json", "LARGE.json"),
+                        help="no run: fit each stage's CPU cost (fixed + per unit) through two earlier outputs and "
+                             "extrapolate it to --candidates x --jobs (printed and written to --out, labelled)")
     args = parser.parse_args(argv)
+    if args.fit:
+        small, large = (json.loads(p.read_text(encoding="utf-8")) for p in args.fit)
+        fitted = fit_growth(small, large, args.candidates, args.jobs)
+        print(json.dumps(fitted, indent=2))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(fitted, indent=2), encoding="utf-8")
+        return 0
     if args.days < 1 or args.candidates < 10 or args.jobs < 4:
         parser.error("need --days ≥ 1, --candidates ≥ 10, --jobs ≥ 4")
 

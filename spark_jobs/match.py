@@ -118,18 +118,23 @@ def _scoring_columns(frame, id_col: str) -> list[str]:
 
 
 def hybrid_topk(
-    candidates, jobs, k: int, weights_version: str, block_size: int = DEFAULT_BLOCK_SIZE, partitions=None
+    candidates, jobs, k: int, weights_version: str, block_size: int = DEFAULT_BLOCK_SIZE, partitions=None,
+    timings: dict | None = None,
 ):
     """Candidates and jobs (profile columns + `vector`) → exact top-K rows, both directions.
 
     Pure DataFrame → DataFrame (the job side is collected once and broadcast: fine up to ~10^5-10^6
     jobs per run; beyond that see docs/spark_and_serving.md for ANN candidate generation).
+    ``timings``, when given, receives ``job_side_seconds`` and ``scoring_seconds`` (the pair scoring
+    alone — the part an incremental match could shrink; docs/scaling.md).
     """
     from pyspark.sql import functions as F
 
     spark = candidates.sparkSession
+    started = time.perf_counter()
     open_jobs = jobs.where(F.col("job_status") == "open").select(*_scoring_columns(jobs, "job_id")).toArrow()
     jobs_bc = spark.sparkContext.broadcast(job_side_by_tenant(open_jobs, weights_version))
+    job_side_done = time.perf_counter()
     partitions = partitions or spark.sparkContext.defaultParallelism
     body = partial(
         _score_arrow, jobs_bc=jobs_bc, k=k, weights_version=weights_version, block_size=block_size
@@ -146,6 +151,9 @@ def hybrid_topk(
     # lists, merged per job below. The scored lists (one row per owner) are checkpointed locally so the
     # scoring runs once (measured: a columnar persist costs ~8x more; executors keep their blocks)
     scored = candidates.mapInArrow(body, LISTS_DDL).localCheckpoint(eager=True)
+    if timings is not None:
+        timings.update(job_side_seconds=round(job_side_done - started, 2),
+                       scoring_seconds=round(time.perf_counter() - job_side_done, 2))
     is_j2c = F.col("direction") == "job_to_candidate"
     # a job's partial lists → one array of (-score, candidate, …) sorted ascending: score desc, then
     # candidate_id asc (the kernel's order; -0.0 and 0.0 compare equal), first k kept
@@ -304,8 +312,10 @@ def run(
     )  # fmt: skip
     pairs_scored = int(sum(r.c * r.j for r in per_tenant))
 
+    timings: dict = {}
     top = hybrid_topk(
-        cands_ready.drop("run_date"), jobs_ready.drop("run_date"), k, weights_version, block_size
+        cands_ready.drop("run_date"), jobs_ready.drop("run_date"), k, weights_version, block_size,
+        timings=timings,
     )
     rows = (
         explain(top, cand_profiles, job_profiles)
@@ -337,10 +347,14 @@ def run(
         "open_jobs_scored": int(sum(r.j for r in per_tenant)),
         "tenants": len(per_tenant),
         "pairs_scored": pairs_scored,
-        # every run re-scores in full: measured cheaper than re-scoring the changed part and merging the
-        # previous run's lists (docs/scaling.md, "match: full re-score or incremental")
+        # every run re-scores in full: the pair scoring is the only part an incremental match could
+        # shrink, and it is a minor share of the stage (scoring_seconds vs seconds, measured by
+        # make bench-pipeline) while a day's closed jobs alone (≥ 2 %) reopen a third of
+        # the top-20 lists (1 − 0.98^20)
+        # (docs/scaling.md, "match: full re-score or incremental")
         "processed": n_cands,
         "carried_forward": 0,
+        **timings,
         "candidate_to_job_rows": by_direction.get("candidate_to_job", 0),
         "job_to_candidate_rows": by_direction.get("job_to_candidate", 0),
         **missing,

@@ -57,9 +57,12 @@ def test_spark_topk_equals_brute_force_and_respects_tenants_and_status(spark):
     cdf = spark.createDataFrame(cands.assign(vector=cands["vector"].map(lambda v: [float(x) for x in v])))
     jdf = spark.createDataFrame(jobs.assign(vector=jobs["vector"].map(lambda v: [float(x) for x in v])))
     # block_size 5 forces several blocks per batch, exercising the jobs' running top-K merge
-    got_rows = hybrid_topk(cdf, jdf, k, "w2", block_size=5, partitions=2).collect()
+    timings = {}
+    got_rows = hybrid_topk(cdf, jdf, k, "w2", block_size=5, partitions=2, timings=timings).collect()
     got = {(r.direction, r.candidate_id, r.job_id, r.rank, round(r.score, 6)) for r in got_rows}
     assert got == _brute_force(cands, jobs, k)
+    # the scoring's own seconds (what an incremental match could shrink) are reported apart
+    assert set(timings) == {"job_side_seconds", "scoring_seconds"} and min(timings.values()) >= 0
 
     job_tenant = dict(zip(jobs["job_id"], jobs["tenant_id"], strict=True))
     status = dict(zip(jobs["job_id"], jobs["job_status"], strict=True))
