@@ -49,7 +49,9 @@ _STEM_CACHE_MAX = 500_000
 
 def _stem_all(raw: list[str]) -> list[str]:
     known = _STEMS
-    out = [known.get(t) for t in raw]
+    out = list(map(known.get, raw))  # C-level loop: ~2x a list comprehension of .get calls
+    if None not in out:
+        return out
     for i, value in enumerate(out):
         if value is None:
             value = out[i] = stem(raw[i])
