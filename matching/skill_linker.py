@@ -35,7 +35,8 @@ from matching.text import fold, token_spans
 
 LINK_CACHE_SIZE = 4096
 # Per-candidate features, in this order (``SkillLinker.link``).
-FEATURES = ("score", "char", "static", "margin", "tokens", "single_token", "exact", "log_occupations")
+FEATURES = ("score", "char", "static", "margin", "tokens", "single_token", "exact", "log_occupations",
+            "knowledge", "exact_single")
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,10 @@ class LinkModel:
 
 # Fitted on the fit halves (Green fit half -> mention; SkillSpan-ESCO HOUSE+TECH validation -> link),
 # never on held-out data: `make eval-skills` refits both and warns when they differ from these.
-MENTION_MODEL = LinkModel((1.93158, 0.65666, 2.62523, -2.51299, -0.00317, -0.62897, 0.43834, 0.00693), -3.62881, -0.5)
-LINK_MODEL = LinkModel((1.8655, 1.23266, 1.84573, 3.70657, 0.25637, -1.11826, 0.48847, -0.0051), -6.02435, -0.5)
+MENTION_MODEL = LinkModel((1.93234, 0.65576, 2.6279, -2.53694, -0.00303, -0.63228, 0.26211, 0.0043, 0.04074, 0.20488),
+                          -3.63474, -0.75)
+LINK_MODEL = LinkModel((1.8923, 1.30555, 1.78976, 3.29325, 0.27659, -1.13095, -0.00651, -0.07635, 0.69019, 0.41617),
+                       -6.21201, -0.75)
 MAX_CANDIDATE_TOKENS = 6
 _CLAUSE_BREAK = re.compile(r"[,;:.!?()\[\]{}|/•\n\t]|\s-\s")
 
@@ -128,6 +131,8 @@ class SkillLinker:
             for skills in table.values():
                 np.add.at(uses, skills[skills < len(uses)], 1)
         self._log_uses = np.log1p(uses)
+        # Knowledge concepts (languages, tools, disciplines) are named, not paraphrased: "English", "SQL".
+        self._knowledge = np.array([t == "knowledge" for t in self.taxonomy.skill_types], dtype=np.float64)
         self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, lowercase=True,
                                      dtype=np.float32)
         self._label_char = self._char.fit_transform(labels).T.tocsr()  # (features, labels)
@@ -162,7 +167,7 @@ class SkillLinker:
         exact = np.array([mixed[r, b] >= 0.999 for r, b in enumerate(best)], dtype=np.float64)
         features = np.column_stack([mixed[rows, best], char[rows, best], static[rows, best],
                                     mixed[rows, best] - np.maximum(other, 0.0), ntok, ntok == 1, exact,
-                                    self._log_uses[skills]])
+                                    self._log_uses[skills], self._knowledge[skills], exact * (ntok == 1)])
         return cands, skills, features
 
     def _select(self, text: str, model: LinkModel) -> list[SkillMatch]:

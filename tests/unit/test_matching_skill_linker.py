@@ -16,7 +16,7 @@ from matching.skill_evaluation import (
     skill_eval_green,
     skill_eval_sentences,
 )
-from matching.skill_linker import LinkModel, SkillLinker, candidates
+from matching.skill_linker import FEATURES, LinkModel, SkillLinker, candidates
 from matching.skills import SkillExtractor, SkillMatch
 from matching.taxonomy import load_taxonomy
 
@@ -144,4 +144,4 @@ def test_models_are_fitted_without_any_held_out_file(small_linker, shared_data, 
     fit = fit_link_models(Path(tmp_path), small_linker, limit=30)
     assert (small_linker.mention_model, small_linker.link_model) == before  # the linker is left as it was
     assert 0.0 < fit["green_fit_f1"] <= 1.0
-    assert isinstance(fit["link_model"], LinkModel) and len(fit["link_model"].weights) == 8
+    assert isinstance(fit["link_model"], LinkModel) and len(fit["link_model"].weights) == len(FEATURES)
