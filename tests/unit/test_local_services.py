@@ -422,6 +422,12 @@ with mock_aws():
             break
         got += messages
     bodies = [json.loads(m["Body"]) for m in got]
+    in_flight = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    deleted = sqs.delete_message_batch(QueueUrl=url, Entries=[
+        {"Id": "0", "ReceiptHandle": got[1]["ReceiptHandle"]}, {"Id": "1", "ReceiptHandle": got[2]["ReceiptHandle"]},
+        {"Id": "2", "ReceiptHandle": "not-a-receipt-handle"}])
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[1]["ReceiptHandle"])  # again: fine
+    after_delete = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
     hidden = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=0)
     again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
@@ -440,13 +446,18 @@ with mock_aws():
         "hidden": len(hidden), "again": [m["MessageId"] for m in again], "first": got[0]["MessageId"],
         "expired": len(expired), "fresh": [m["Body"] for m in fresh],
         "parsers_built": jsonpath_ng.ext.parse.cache_info().misses,
+        "in_flight": [in_flight[k] for k in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                             "ApproximateNumberOfMessagesDelayed")],
+        "deleted_ok": sorted(e["Id"] for e in deleted.get("Successful", [])),
+        "deleted_failed": [(e["Id"], e["Code"]) for e in deleted.get("Failed", [])],
+        "not_visible_after_delete": after_delete["Attributes"]["ApproximateNumberOfMessagesNotVisible"],
     }))
 """
 
 
 def test_moto_launcher_keeps_eventbridge_to_sqs_behaviour_and_parses_each_jsonpath_once():
     """The patched moto (common.local_services.moto_server) still routes by the rule, hides received
-    messages, honours visibility changes and the retention period — and builds each JSONPath parser once
+    messages, counts them, deletes (and refuses unknown receipts), honours visibility changes and retention — and builds each JSONPath parser once
     instead of eight per delivered event (moto's ~40 ms per event). A subprocess: the patches are global."""
     done = subprocess.run([sys.executable, "-c", MOTO_PATCH_CHECK], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=120)
@@ -459,6 +470,10 @@ def test_moto_launcher_keeps_eventbridge_to_sqs_behaviour_and_parses_each_jsonpa
     assert result["again"] == [result["first"]]  # visible again after ChangeMessageVisibility 0, only that one
     assert result["expired"] == 0 and result["fresh"] == ["new"]
     assert result["parsers_built"] <= len("account detail detail-type source id region resources time".split())
+    assert result["in_flight"] == ["0", "30", "0"]  # the queue's counts, all 30 received and not yet deleted
+    assert result["deleted_ok"] == ["0", "1"]
+    assert result["deleted_failed"] == [["2", "ReceiptHandleIsInvalid"]]
+    assert result["not_visible_after_delete"] == "28"
 
 
 def test_moto_is_started_through_the_patched_launcher(settings):
