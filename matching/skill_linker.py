@@ -34,6 +34,7 @@ from matching.skills import STOP_WORDS, SkillExtractor, SkillMatch, get_extracto
 from matching.text import fold, token_spans
 
 LINK_CACHE_SIZE = 4096
+CANDIDATE_BLOCK = 128  # candidates scored at once: three dense (128, ~110k) float32 matrices, ~170 MB
 # Per-candidate features, in this order (``SkillLinker.link``).
 FEATURES = ("score", "char", "static", "margin", "tokens", "single_token", "exact", "log_occupations",
             "knowledge", "exact_single")
@@ -152,6 +153,13 @@ class SkillLinker:
         cands = candidates(text, self.max_len)
         if not cands:
             return [], np.zeros(0, dtype=np.int32), np.zeros((0, len(FEATURES)))
+        # Blocks of candidates: a resume has thousands, and each block is a dense (block, ~110k) matrix.
+        blocks = [self._features(cands[i : i + CANDIDATE_BLOCK]) for i in range(0, len(cands), CANDIDATE_BLOCK)]
+        skills = np.concatenate([b[0] for b in blocks])
+        features = np.concatenate([b[1] for b in blocks])
+        return cands, skills, features
+
+    def _features(self, cands: list[Candidate]) -> tuple[np.ndarray, np.ndarray]:
         texts = [c.text for c in cands]
         char = (self._char.transform(texts) @ self._label_char).toarray()
         static = self._encoder.encode(texts) @ self._label_static
@@ -164,11 +172,12 @@ class SkillLinker:
         # margin: how far the best label is ahead of the best label of any *other* skill
         other = np.where(self.owners[top] != skills[:, None], mixed[rows[:, None], top], -1.0).max(axis=1)
         ntok = np.array([c.last - c.first + 1 for c in cands], dtype=np.float64)
-        exact = np.array([mixed[r, b] >= 0.999 for r, b in enumerate(best)], dtype=np.float64)
-        features = np.column_stack([mixed[rows, best], char[rows, best], static[rows, best],
-                                    mixed[rows, best] - np.maximum(other, 0.0), ntok, ntok == 1, exact,
+        score = mixed[rows, best]
+        exact = (score >= 0.999).astype(np.float64)
+        features = np.column_stack([score, char[rows, best], static[rows, best],
+                                    score - np.maximum(other, 0.0), ntok, ntok == 1, exact,
                                     self._log_uses[skills], self._knowledge[skills], exact * (ntok == 1)])
-        return cands, skills, features
+        return skills, features
 
     def _select(self, text: str, model: LinkModel) -> list[SkillMatch]:
         cands, skills, features = self.link(text)

@@ -145,3 +145,19 @@ def test_models_are_fitted_without_any_held_out_file(small_linker, shared_data, 
     assert (small_linker.mention_model, small_linker.link_model) == before  # the linker is left as it was
     assert 0.0 < fit["green_fit_f1"] <= 1.0
     assert isinstance(fit["link_model"], LinkModel) and len(fit["link_model"].weights) == len(FEATURES)
+
+
+def test_long_texts_are_scored_in_blocks_with_the_same_result(small_linker):
+    from matching.skill_linker import CANDIDATE_BLOCK
+
+    clause = "manage budgets and debug software for project management teams"
+    text = "; ".join([clause] * 12)  # a resume-sized list of candidates, several blocks
+    cands, skills, features = small_linker.link(text)
+    assert len(cands) > 2 * CANDIDATE_BLOCK
+    one_cands, one_skills, one_features = small_linker.link(clause)
+    per_clause = len(one_cands)
+    for k in range(12):
+        block = slice(k * per_clause, (k + 1) * per_clause)
+        assert [c.text for c in cands[block]] == [c.text for c in one_cands]
+        assert list(skills[block]) == list(one_skills)
+        assert features[block] == pytest.approx(one_features, abs=1e-5)
