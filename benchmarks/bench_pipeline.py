@@ -75,17 +75,19 @@ def _proc_stat(pid: str) -> tuple[int, int] | None:
 
 def cpu_seconds(scratch: Path) -> float | None:
     """CPU seconds used so far by this process tree (Spark's JVM and Python workers, dbt, reaped
-    children) plus the local AWS stand-ins of this run (found by their scratch path). On a shared
+    children) plus the local AWS stand-ins of this run (found by their scratch path or port). On a shared
     machine the wall seconds of a stage depend on everyone's load; its CPU seconds do not, and they
     are what a vCPU-hour price multiplies. None where /proc is missing (not Linux)."""
     if not Path("/proc/self/stat").exists():
         return None
     stats, services = {}, set()
+    markers = [str(scratch)] + [f" {os.environ.get(k, v)}" for k, v in PORTS.items()]  # "--port N" / "-p N"
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (stat := _proc_stat(entry.name)):
             stats[int(entry.name)] = stat
             try:
-                if str(scratch) in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace").replace("\0", " ") + " "
+                if any(marker in cmdline and (marker.startswith("/") or f"{marker} " in cmdline) for marker in markers):
                     services.add(int(entry.name))
             except OSError:
                 pass
