@@ -70,11 +70,14 @@ def _cpu_seconds(settings) -> dict[str, float]:
     return used
 
 
-def _lander(stream: str, queue: str, poll_seconds: float, stop, results) -> None:
+def _lander(stream: str, queue: str, poll_seconds: float, land_after: bool, stop, results) -> None:
     """The lander in its own process, as in production (the landing task; Firehose in AWS): a pass every
-    ``poll_seconds`` while the producers send; once they are done, passes until one finds nothing."""
+    ``poll_seconds`` while the producers send (or, ``land_after``, none until they are done); once they
+    are done, passes until one finds nothing."""
     from ingestion.landing import run_landing
 
+    if land_after:
+        stop.wait()  # started (and imported) with the producers, so its start-up is not timed
     landings = []
     while True:
         producers_done = stop.is_set()  # read before the pass: an empty pass after it proves all landed
@@ -134,16 +137,13 @@ def main(argv: list[str] | None = None) -> int:
             spawn = multiprocessing.get_context("spawn")
             stop, results = spawn.Event(), spawn.Queue()
             lander = spawn.Process(target=_lander, args=(channels.stream, channels.queue, args.poll_seconds,
-                                                         stop, results), name="bench-lander")
+                                                         args.land_after, stop, results), name="bench-lander")
             cpu_at_start = _cpu_seconds(settings)
             wall_started = time.time()
             producer.start()
-            if not args.land_after:
-                lander.start()
+            lander.start()
             producer.join()
             stop.set()
-            if args.land_after:
-                lander.start()
             landings = None
             while landings is None:
                 try:
