@@ -45,6 +45,9 @@ class Service:
     data_dir: Path | None  # LevelDB directory (None: in-memory)
     services_dir: Path  # pid file and log
     endpoint: str  # what the platform's boto3 clients use (settings.endpoints)
+    # Markers of the same stand-in started by an older checkout (plain `python -m moto.server`), so a
+    # process started before an upgrade is still recognised — and stopped — rather than orphaned.
+    earlier_markers: tuple[str, ...] = ()
 
     @property
     def managed_here(self) -> bool:
@@ -107,6 +110,7 @@ def service_definitions(settings: Settings | None = None) -> list[Service]:
             # moto.server minus its per-event JSONPath parsing and O(queue depth) receives (see the module).
             command=("python", "-m", MOTO_LAUNCHER, "-H", "127.0.0.1", "-p", str(moto_port)),
             marker=MOTO_LAUNCHER,
+            earlier_markers=("moto.server",),
             data_dir=None,
             services_dir=sdir,
             endpoint=settings.endpoints["sqs"],

@@ -80,7 +80,7 @@ def owns_process(service: Service, pid: int) -> bool:
     if not pid_alive(pid):
         return False
     cmdline = _cmdline(pid)
-    return cmdline is None or service.marker in cmdline
+    return cmdline is None or any(marker in cmdline for marker in (service.marker, *service.earlier_markers))
 
 
 def is_pid_file_stale(service: Service) -> bool:

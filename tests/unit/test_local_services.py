@@ -479,3 +479,20 @@ def test_moto_launcher_keeps_eventbridge_to_sqs_behaviour_and_parses_each_jsonpa
 def test_moto_is_started_through_the_patched_launcher(settings):
     moto = next(s for s in ls.service_definitions(settings) if s.name == "moto")
     assert moto.command[:3] == ("python", "-m", MOTO_LAUNCHER) and moto.marker == MOTO_LAUNCHER
+
+
+@pytest.mark.parametrize("marker", [MOTO_LAUNCHER, "moto.server"])
+def test_a_moto_started_by_this_or_an_older_checkout_is_ours_and_is_stopped(moto_service, marker):
+    """An upgrade must not orphan the moto an older checkout started (`python -m moto.server`)."""
+    process = _spawn_group_leader(
+        "import time; print('ready', flush=True); time.sleep(30)", marker, register=False
+    )
+    assert process.stdout.readline().strip() == "ready"
+    moto_service.pid_file.write_text(json.dumps({"pid": process.pid, "pgid": process.pid}))
+    try:
+        assert processes.is_pid_file_stale(moto_service) is False
+        assert processes.stop_service(moto_service, timeout=5.0) == "stopped"
+        assert process.wait(timeout=10) is not None
+    finally:
+        process.kill()
+        process.wait()
