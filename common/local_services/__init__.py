@@ -7,7 +7,9 @@ configuration seam names (``settings.ports``):
   ``scripts/local_services/*.js``, persisted to LevelDB under ``<local_state_dir>/kinesis`` and
   ``/dynamodb`` so streams, records, tables and items survive a restart;
 - moto server (EventBridge, SQS, Glue, S3, STS): in-memory, so :func:`bootstrap` re-creates its
-  resources every time :func:`ensure_up` runs (every step is idempotent).
+  resources every time :func:`ensure_up` runs (every step is idempotent). Started through
+  ``common.local_services.moto_server``: moto with its per-event JSONPath parsing and per-message
+  queue rescans removed, same answers.
 
 Pid files and logs live in ``<local_state_dir>/services/``. Each service runs in its own process
 group so :func:`stop_all` can SIGTERM (then SIGKILL) the whole group and leave no orphans.
@@ -17,7 +19,8 @@ API: :func:`ensure_up`, :func:`stop_all`, :func:`status`, :func:`bootstrap`.
 CLI: ``python -m common.local_services up|down|status|bootstrap``.
 
 Modules: ``definitions`` (what runs, errors), ``processes`` (pid files, ports, process groups),
-``health`` (boto3 probes), ``lifecycle`` (start/stop/status), ``resources`` (bootstrap), ``__main__`` (CLI).
+``health`` (boto3 probes), ``lifecycle`` (start/stop/status), ``resources`` (bootstrap), ``__main__`` (CLI),
+``moto_server`` (the moto launcher).
 """
 
 from common.local_services.definitions import (
