@@ -259,7 +259,7 @@ def test_fast_field_paths_match_the_plain_regexes(text):
         assert [m.span() for m in fields._finditer(fields._DATE_RANGE, fields._DATE_RANGE_LOWER, variant)] == dates
 
 
-def test_occupation_kernels_give_the_bits_of_the_scipy_numpy_path(oracle):
+def test_occupation_kernels_give_the_bits_of_the_scipy_numpy_path(oracle, monkeypatch):
     """The numba char kernel (title n-grams x labels, best label per occupation) and the clipped
     per-occupation max must equal scipy's sparse product + np.maximum.reduceat bit for bit, so the
     speed-up changes no occupation score."""
@@ -272,6 +272,17 @@ def test_occupation_kernels_give_the_bits_of_the_scipy_numpy_path(oracle):
     for batch in (titles, titles[:1], titles[-7:]):
         plain = ranker._max_by_occupation((ranker.char.transform(batch) @ ranker.label_char).toarray())
         assert ranker._char_signal(batch).tobytes() == plain.tobytes()
+    # the per-title cache returns the rows computing them would give, for repeats within a batch too
+    batch = titles[:20] + titles[:5] + ["", ""]
+    ranker._title_cache.clear()
+    first = ranker.signals(batch, batch)["char"]
+    assert first.tobytes() == ranker._char_signal(batch).tobytes()
+    assert ranker.signals(batch[::-1], batch[::-1])["char"].tobytes() == first[::-1].tobytes()
+    monkeypatch.setattr(occupations, "TITLE_CACHE_SIZE", 3)
+    ranker.signals(titles[30:40], titles[30:40])
+    assert len(ranker._title_cache) == len(set(titles[30:40]))  # a batch's own rows stay until it is done
+    ranker.signals(titles[40:42], titles[40:42])
+    assert len(ranker._title_cache) == 3 and set(titles[40:42]) <= set(ranker._title_cache)
     rng = np.random.default_rng(0)
     sims = rng.uniform(-0.5, 1.5, (5, len(ranker.owner))).astype(np.float32)
     assert (_clipped_max_by_occupation(sims, ranker._starts).tobytes()
