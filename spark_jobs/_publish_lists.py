@@ -20,6 +20,8 @@ from spark_jobs._dynamo import (
     BATCH_GET_LIMIT,
     BatchWriter,
     EntityList,
+    ServingKeyError,
+    check_tenant,
     chunks,
     list_items,
     pointer_item,
@@ -60,6 +62,31 @@ class ListStats:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def checked_tenants(run_tenants: Iterable[str], matched_tenants: Iterable[str]) -> list[str]:
+    """The run's tenants, re-checked in Python before the first tenant or CURRENT pointer is written.
+
+    Each must be a serving-key tenant by ``check_tenant`` (no '#', a slug). The Spark-side check in
+    publish is not enough on its own: Java's ``$`` also matches before a trailing newline, so
+    ``"acme\n"`` passes ``rlike`` and would fail only inside the pointer loop — after the tenants sorted
+    before it had their run pointers moved to a run whose lists were never written. Every tenant of the
+    matches must own profiles in the run (an unknown tenant has no entity whose list could be served).
+    Raises ServingKeyError naming every refused tenant; returns the run's tenants, sorted.
+    """
+    tenants = set(run_tenants)
+    problems = []
+    for tenant in sorted(tenants, key=repr):
+        try:
+            check_tenant(tenant)
+        except ServingKeyError as exc:
+            problems.append(str(exc))
+    unknown = sorted(set(matched_tenants) - tenants, key=repr)
+    if unknown:
+        problems.append(f"tenants of the matches that own no profile of the run (unknown tenants): {unknown}")
+    if problems:
+        raise ServingKeyError("; ".join(problems))
+    return sorted(tenants)
 
 
 def decide(entity: EntityList, current: dict | None, plan: PublishPlan) -> str:

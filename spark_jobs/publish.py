@@ -3,7 +3,8 @@
 Every entity (candidate, job) of the run owns one ranked list; readers follow its CURRENT pointer to
 the *generation* holding that list (docs/contracts.md). A publish:
 1. refuses a run the quality gate did not audit, and keys serving cannot hold ('#', an empty id, a
-   tenant that is not a slug, a match whose candidate or job is not in the run's tenant profiles);
+   tenant that is not a slug, a match whose candidate or job is not in the run's tenant profiles); the
+   tenants are checked once more in Python before the first write (`checked_tenants`);
 2. takes the next publish sequence (an atomic counter): generation `<run_id>.p<seq>`, run order
    `<run_date>#<seq>`; moves each tenant's run pointer forward — conditionally, so a backfill of an
    older date finds a newer run served and leaves that tenant alone (nothing written);
@@ -44,7 +45,7 @@ from spark_jobs._dynamo import (
     write_pointers,
 )
 from spark_jobs._lake import check_run_date, read_profiles, utc_now
-from spark_jobs._publish_lists import ListStats, PublishPlan, write_changed_lists
+from spark_jobs._publish_lists import ListStats, PublishPlan, checked_tenants, write_changed_lists
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,9 @@ def run(
     if problems:
         raise ServingKeyError(f"run {run_id} cannot be published: " + "; ".join(problems))
 
+    # Re-checked in Python before anything is written (the sequence counter included), see checked_tenants.
+    tenants = checked_tenants([r.tenant_id for r in entities.select("tenant_id").distinct().collect()],
+                              [r.tenant_id for r in matches.select("tenant_id").distinct().collect()])
     table, client_kwargs = settings.dynamodb_table, settings.boto3_kwargs("dynamodb")
     client = dynamodb_client(client_kwargs)
     sequence = next_publish_sequence(client, table)
@@ -225,7 +229,6 @@ def run(
         run_order=make_run_order(run_date, sequence), expires_at=expires_at_for(run_date, ttl_days),
         refresh_before=expires_at_for(run_date, REFRESH_DAYS), published_at=published_at, concurrency=concurrency,
     )  # fmt: skip
-    tenants = sorted(r.tenant_id for r in entities.select("tenant_id").distinct().collect())
     # A tenant whose run pointer is already at a newer run is not touched at all: a backfill never
     # rolls serving back, also for entities whose kept lists were written before the backfilled date.
     served = [t for t in tenants if advance_tenant_run(client, table, t, run_id=run_id, run_order=plan.run_order,

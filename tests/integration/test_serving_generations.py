@@ -8,6 +8,8 @@ stopped at the end; every test gets a fresh serving table.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -180,6 +182,41 @@ def test_keys_with_a_separator_or_a_foreign_tenant_are_refused_before_anything_i
     with pytest.raises(ValueError, match="globex/J1"):
         publish.run("2026-11-22", spark=spark)
     assert client("dynamodb").scan(TableName=lake.dynamodb_table, Select="COUNT")["Count"] == 0
+
+
+def test_a_tenant_only_spark_accepts_is_refused_before_any_pointer_moves(spark, lake):
+    """'acme\\n' passes Spark's rlike '^slug$' (Java's $ matches before a trailing newline); publish must
+    refuse it before its first write, not inside the tenant loop after 'acme' (sorted first) was moved
+    to a run whose lists were never written — which would also turn a later backfill away."""
+    from common.aws import client
+    from spark_jobs import publish, serving
+    from spark_jobs._dynamo import ServingKeyError, tenant_run
+
+    ddb, table = client("dynamodb"), lake.dynamodb_table
+    served_run = write_run(spark, "2026-11-20", DAY1_C2J, DAY1_J2C)
+    publish.run("2026-11-20", spark=spark)
+    before = ddb.scan(TableName=table)["Items"]
+
+    write_run(spark, "2026-11-22", {"C1": [("J1", 0.9)]}, {"J1": [("C1", 0.9)]})
+    write_run(spark, "2026-11-21", {"C1": [("J1", 0.5)]}, {"J1": [("C1", 0.5)]}, tenant="acme\n")
+    _append_run(spark, "2026-11-21", "2026-11-22")
+    with pytest.raises(ServingKeyError, match=re.escape(repr("acme\n"))):
+        publish.run("2026-11-22", spark=spark)
+    assert ddb.scan(TableName=table)["Items"] == before  # not even the publish sequence moved
+    assert tenant_run(ddb, table, TENANT)["run_id"]["S"] == served_run
+    assert served(TENANT, candidates=("C1",)) == {"C1": DAY1_C2J["C1"]}
+    assert serving.top_jobs_for_candidate(TENANT, "C1").run_id == served_run
+
+
+def _append_run(spark, from_date: str, to_date: str) -> None:
+    """Append another run's profiles and match rows to ``to_date``'s run (a second tenant in one run)."""
+    from spark_jobs import _runs
+    from spark_jobs._lake import table_uri
+
+    for side in ("candidate", "job"):
+        uri = table_uri("gold", f"{side}_profiles")
+        spark.read.parquet(f"{uri}/run_date={from_date}").write.mode("append").parquet(f"{uri}/run_date={to_date}")
+    _move_matches(spark, _runs.make_run_id(from_date, _runs.default_weights_version()), to_date)
 
 
 def _move_matches(spark, from_run_id: str, run_date: str) -> None:

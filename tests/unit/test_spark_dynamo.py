@@ -142,6 +142,23 @@ def test_diff_decision_from_the_current_pointer(pointer_over, expected):
     assert decide(entity, pointer, _plan()) == expected
 
 
+@pytest.mark.parametrize("run_tenants, matched, refused", [
+    (["acme", "ac#me"], ["acme"], "'ac#me'"),
+    (["acme", "acme\n"], ["acme"], repr("acme\n")),  # Spark's rlike '^...$' lets a trailing newline through
+    (["acme", None], ["acme"], "None"),
+    (["acme"], ["acme", "initech"], "(unknown tenants): ['initech']"),
+])  # fmt: skip
+def test_publish_re_checks_every_tenant_before_a_pointer_is_written(run_tenants, matched, refused):
+    import re
+
+    from spark_jobs._publish_lists import checked_tenants
+
+    with pytest.raises(ServingKeyError, match=re.escape(refused)):
+        checked_tenants(run_tenants, matched)
+    assert checked_tenants(["globex", "acme", "acme"], ["acme"]) == ["acme", "globex"]
+    assert checked_tenants([], []) == []
+
+
 def _items(n):
     return [{"PK": {"S": f"P{i}"}, "SK": {"S": "S"}} for i in range(n)]
 
