@@ -398,6 +398,12 @@ class FaultRun:
         reasons = [reason for entity, reason in rows if entity == cand]
         sc.check(f"build_profiles finished ({time.monotonic() - started:.0f}s) and quarantined the bomb "
                  "with a reason", bool(reasons), reasons or "not quarantined (its text was extracted)")
+        from spark_jobs.silver_reconcile import reconcile_profiles
+
+        reconciled = reconcile_profiles(self.spark, self.today.isoformat())
+        sc.check("today's profiles reconcile against silver (the bomb's candidate counts as quarantined)",
+                 reconciled["reconciled"] and reconciled["candidates_in_silver"] > 0,
+                 {k: v for k, v in reconciled.items() if k != "run_date"})
 
     # -- the ledger ----------------------------------------------------------------------------
 

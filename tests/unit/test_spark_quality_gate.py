@@ -126,7 +126,7 @@ def test_a_silver_candidate_without_profile_or_quarantine_blocks_publish(spark, 
     # 10 candidates and 2 jobs per tenant, K = 3: at least 4 candidates per tenant are in no job's list.
     run = write_run(spark, RUN_DATE, weights_version="w1", n_candidates=20, n_jobs=4, k=3)
     write_silver_of(spark, run)
-    assert quality_gate.run(RUN_DATE, weights_version="w1", spark=spark)["profiles_vs_silver"]["reconciled"]
+    assert quality_gate.run(RUN_DATE, weights_version="w1", spark=spark)["failed"] == 0
 
     ranked = set(run["matches"].loc[run["matches"]["direction"] == "job_to_candidate", "candidate_id"])
     lost = run["candidates"].loc[~run["candidates"]["candidate_id"].isin(ranked)].iloc[0]
@@ -155,7 +155,9 @@ def test_a_silver_candidate_without_profile_or_quarantine_blocks_publish(spark, 
         "tenant_id string, entity_type string, entity_id string, reason string, dt string",
     )
     write_partitions(reason, table_uri("quarantine", "documents"), ["dt"])
-    assert quality_gate.run(RUN_DATE, weights_version="w1", spark=spark)["failed"] == 0
+    gate = quality_gate.run(RUN_DATE, weights_version="w1", spark=spark)
+    assert gate["failed"] == 0 and gate["profiles_vs_silver"]["reconciled"]
+    assert gate["profiles_vs_silver"]["candidates_in_silver"] == len(run["candidates"])
     assert _runs.read_run(spark, run["run_id"])["status"] == "audited"
 
 
