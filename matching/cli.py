@@ -191,7 +191,8 @@ def cmd_eval_skills(args) -> int:
         linker = get_linker()
         fitted = fit_link_models(shared, linker, limit=args.limit)
         shipped = {"mention_model": linker.mention_model, "link_model": linker.link_model}
-        if {k: fitted[k] for k in shipped} != shipped:
+        # Refits differ from the shipped constants in the 3rd decimal (BLAS rounding); that is the same model.
+        if not all(fitted[k].close_to(v) for k, v in shipped.items()):
             log.warning("models fitted on the fit halves differ from the shipped matching.skill_linker ones; "
                         "the held-out numbers below use the fitted ones")
             linker.mention_model, linker.link_model = fitted["mention_model"], fitted["link_model"]

@@ -161,3 +161,11 @@ def test_long_texts_are_scored_in_blocks_with_the_same_result(small_linker):
         assert [c.text for c in cands[block]] == [c.text for c in one_cands]
         assert list(skills[block]) == list(one_skills)
         assert features[block] == pytest.approx(one_features, abs=1e-5)
+
+
+def test_a_refit_with_float_noise_is_the_same_model_but_another_threshold_is_not():
+    model = LinkModel((1.0, -2.0), 0.5, -0.75)
+    assert model.close_to(LinkModel((1.003, -2.002), 0.501, -0.75))
+    assert not model.close_to(LinkModel((1.0, -2.0), 0.5, -0.5))
+    assert not model.close_to(LinkModel((1.3, -2.0), 0.5, -0.75))
+    assert not model.close_to(LinkModel((1.0, -2.0, 0.0), 0.5, -0.75))
