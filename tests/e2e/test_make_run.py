@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]  # a hang guard: two 2-day runs on a loaded CI box
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_DATE = "2026-11-02"  # a Monday: the two days fall in two weekly cohorts
@@ -96,7 +96,8 @@ import glob, re as _re
 later = sum(sum(1 for _ in open(f, 'rb')) for f in glob.glob(s.zone_uri('raw').removeprefix('file://') + '/**/dt=*/**/*.json*', recursive=True)
             if _re.search(r'dt=(\d{4}-\d{2}-\d{2})', f).group(1) > '""" + RUN_DATE + r"""')
 trends = {'cohort_weeks': wh.sql("select count(distinct cohort_week) from main_marts.rpt_funnel_conversion").fetchall()[0][0],
-          'precision_runs': wh.sql("select count(distinct run_date) from main_marts.rpt_match_precision_at_k").fetchall()[0][0]}
+          'precision_runs': wh.sql("select count(distinct run_date) from main_marts.rpt_match_precision_at_k").fetchall()[0][0],
+          'max_days_in_stage': float(wh.sql("select coalesce(max(days_in_stage), 0) from main_marts.fct_hiring_funnel").fetchall()[0][0])}
 print(json.dumps({'trends': trends, 'silver': silver, 'silver_duplicates': dup, 'quarantine': count(s.table_uri('quarantine', 'events')),
                   'raw_later_days': later,
                   'matches': count(s.table_uri('gold', 'matches')), 'dynamodb_items': items, 'marts': marts}))
@@ -106,9 +107,8 @@ print(json.dumps({'trends': trends, 'silver': silver, 'silver_duplicates': dup, 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_pipeline_runs_end_to_end_and_is_idempotent(e2e_env):
-    root, env = e2e_env
-    rc, output = _run_pipeline(env)
+def _check_first_run(root: Path, env, rc: int, output: str) -> dict:
+    """Everything a first run over the two-day history must show; returns the lake's measurements."""
     assert rc == 0, output[-6000:]
     assert "RESULT: ok — every stage ran" in output, output[-3000:]
     outcomes = json.loads((root / "state" / "runs" / f"{RUN_DATE}.json").read_text())
@@ -116,9 +116,15 @@ def test_pipeline_runs_end_to_end_and_is_idempotent(e2e_env):
     assert all(o["status"] == "ok" for o in outcomes), outcomes
     first_day = json.loads((root / "state" / "runs" / f"{FIRST_DAY}.json").read_text())
     assert [o["name"] for o in first_day] == EXPECTED_STAGES[:-2]  # marts + dashboard: once, as of the last day
-    simulated = {o["name"]: o["counts"] for o in first_day}["simulate"], outcomes[0]["counts"]
+    simulated = [{o["name"]: o["counts"] for o in day}["simulate"] for day in (first_day, outcomes)]
     assert [s["day"] for s in simulated] == ["cold", "steady"]
     assert simulated[1]["events"] < simulated[0]["events"]  # a normal day, not a second marketplace
+    # incremental: the steady day redoes what changed and carries the rest forward, and the summary says so
+    cold, steady = ({o["name"]: o["counts"] for o in day} for day in (first_day, outcomes))
+    for stage, redone, kept in (("build_profiles", "candidates_reprocessed", "candidates_carried_forward"),
+                                ("embed", "reprocessed", "carried_forward")):
+        assert 0 < steady[stage][redone] < cold[stage][redone] and steady[stage][kept] > 0, (stage, steady[stage])
+    assert "What each stage redid and what it carried forward" in output
     # quiet: progress and the summary on the console, the libraries' chatter in the named log file
     assert "History: 2 days" in output
     assert "Calculating Metrics" not in output and " INFO " not in output, output[-3000:]
@@ -132,17 +138,29 @@ def test_pipeline_runs_end_to_end_and_is_idempotent(e2e_env):
         assert first["silver"].get(table, 0) > 0, first["silver"]
     assert first["quarantine"] > 0, "the simulator's deliberately bad records must be quarantined"
     assert first["matches"] > 0 and first["dynamodb_items"] > 0
-    # Events in = silver + quarantined (+ duplicates dropped): the producer's own counts of what it sent
-    # against the rows measured in the lake, not the pipeline's counters of itself.
-    simulated = next(o for o in outcomes if o["name"] == "simulate")["counts"]
-    # (A record the simulator calls bad that a tolerant contract accepts, e.g. an additive field, may move
-    # from quarantine to silver; none may vanish, and every valid one must reach silver.)
+    # Events in = silver + quarantined (+ duplicates dropped), over every simulated day (the lake holds
+    # them all): the producer's own counts of what it sent against the rows measured in the lake, not the
+    # pipeline's counters of itself. (A record the simulator calls bad that a tolerant contract accepts,
+    # e.g. an additive field, may move from quarantine to silver; none may vanish, and every valid one
+    # must reach silver.)
+    expected_valid = sum(s["expected_valid"] for s in simulated)
+    rejected = sum(sum(s["expected_rejected"].values()) for s in simulated)
     silver_rows = sum(first["silver"].values())
-    rejected = sum(simulated["expected_rejected"].values())
-    assert silver_rows + first["quarantine"] + first["raw_later_days"] == simulated["expected_valid"] + rejected, (
+    assert silver_rows + first["quarantine"] + first["raw_later_days"] == expected_valid + rejected, (
         first, simulated)
-    assert silver_rows >= simulated["expected_valid"], (first["silver"], simulated)
+    assert silver_rows >= expected_valid, (first["silver"], simulated)
+    # The history gives every trend chart a trend: two weekly cohorts, a precision point per match run,
+    # and applications that have waited in a stage for more than a day.
+    assert first["trends"]["cohort_weeks"] >= 2, first["trends"]
+    assert first["trends"]["precision_runs"] >= 2, first["trends"]
+    assert first["trends"]["max_days_in_stage"] > 1.0, first["trends"]
     assert first["marts"] and sum(first["marts"].values()) > 0
+    return first
+
+
+def test_pipeline_runs_end_to_end_and_is_idempotent(e2e_env):
+    root, env = e2e_env
+    first = _check_first_run(root, env, *_run_pipeline(env))
 
     rc, output = _run_pipeline(env)
     assert rc == 0, output[-6000:]
