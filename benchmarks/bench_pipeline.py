@@ -152,6 +152,8 @@ def run_days(args, root: Path) -> list[dict]:
             cpu_after = cpu_seconds(root)
             unit, work, rate = stage_work(o.name, o.counts, o.seconds)
             cpu = round(cpu_after - cpu_before, 1) if cpu_before is not None and cpu_after is not None else None
+            if cpu is not None and cpu < 0:
+                cpu = None  # a process left the tree unreaped and took its CPU time along: no honest reading
             rows.append({"stage": o.name, "status": o.status, "seconds": round(o.seconds, 1), "unit": unit,
                          "units": work, "per_second": rate, "cpu_seconds": cpu,
                          "units_per_cpu_second": round(work / cpu, 1) if work is not None and cpu else None,
