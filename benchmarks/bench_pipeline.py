@@ -213,8 +213,9 @@ def fit_growth(small: dict, large: dict, candidates: int, jobs: int) -> dict:
         stages, total = {}, 0.0
         for name, big in rows_large.items():
             little = rows_small.get(name)
-            if name == "simulate" or not little or big.get("cpu_seconds") is None or little.get("cpu_seconds") is None:
-                continue
+            if (name == "simulate" or not little or "ok" != big["status"] or "ok" != little["status"]
+                    or big.get("cpu_seconds") is None or little.get("cpu_seconds") is None):
+                continue  # a failed/stopped stage or a lost CPU reading fits nothing
             u1, u2, unit = little.get("units"), big.get("units"), big.get("unit")
             c1, c2 = little["cpu_seconds"], big["cpu_seconds"]
             if u1 is None or u2 is None or u2 == u1:
