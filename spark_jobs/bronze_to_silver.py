@@ -39,6 +39,7 @@ from common.config import get_settings
 from ingestion import lake_io
 from ingestion.contracts import ENVELOPE_FIELDS, EVENT_TYPES, flat_columns, flatten_payload, validate_event
 from ingestion.routing import LOOKBACK_DAYS, normalise_error_line
+from spark_jobs._lake import write_partitions
 from spark_jobs.session import get_spark
 
 log = logging.getLogger(__name__)
@@ -276,7 +277,16 @@ def silver_history(spark: SparkSession, silver_root: str, before: str) -> DataFr
 
 
 def _write_partitions(df: DataFrame, uri: str, partition_by: list[str]) -> None:
-    df.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy(*partition_by).parquet(uri)
+    """Dynamic overwrite of the partitions in ``df``, its rows first shuffled by the partition columns.
+
+    Why the shuffle: the dynamic-partition writer needs each task's rows grouped by partition, and Spark's
+    planned write drops its own sort when it believes the child is already ordered. On this stage's
+    persisted, window-ordered frames that belief was once wrong (a rerun of a history, second run in one
+    session): a task reopened a partition file it had closed (FileAlreadyExistsException). After a shuffle
+    no ordering is assumed, so the sort is always planned; and each (table, day) is one file per run
+    instead of one per input task — fewer tiny files for Athena. Cost: a day of one event type is written
+    by one task (fine up to a few GB a day; beyond that, add a salt column to the shuffle)."""
+    write_partitions(df.repartition(*partition_by), uri, partition_by)
 
 
 def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSession | None = None) -> dict:

@@ -257,3 +257,27 @@ def test_every_input_line_is_in_silver_quarantine_or_a_true_duplicate(spark, iso
     # ...and the stage's own counters agree with those measurements
     assert (result["raw_lines"], result["silver_rows"], result["quarantined_silver"], result["duplicates_removed"]) \
         == (len(lines_in), len(silver), len(at_silver), true_duplicates)
+
+
+def test_a_rerun_in_one_session_rewrites_each_day_as_one_file(spark, isolated_settings):
+    """Two overlapping windows, run twice in one session (a history rerun): every (table, day) partition is
+    rewritten whole, as one file, and holds the same rows as after the first pass."""
+    import glob
+
+    from spark_jobs import bronze_to_silver
+
+    settings = isolated_settings
+    ids = iter(f"{n:08d}-0000-4000-8000-000000000000" for n in range(1000))
+    for day in ("2026-11-21", "2026-11-22"):
+        for hour in ("03", "15"):
+            lines = [ev_for(next(ids), occurred=f"{day}T{hour}:00:00Z") for _ in range(5)]
+            _raw(settings, day, lines, f"kinesis-shardId-0-{hour}")
+    passes = []
+    for _ in range(2):
+        for run_date in ("2026-11-21", "2026-11-22"):
+            bronze_to_silver.run(run_date, spark=spark, lookback_days=1)
+        passes.append(sorted((r["dt"], r["event_id"]) for r in _silver(settings)))
+    assert passes[0] == passes[1] and len(passes[0]) == 20
+    silver_root = settings.table_uri("silver", "candidate_registered").removeprefix("file://")
+    for day in ("2026-11-21", "2026-11-22"):
+        assert len(glob.glob(f"{silver_root}/dt={day}/*.parquet")) == 1
