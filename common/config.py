@@ -65,6 +65,8 @@ class Settings:
     # AWS: Firehose consumes the stream into raw/ (infra/stacks/streaming.py), so the landing step only
     # reports what it delivered; locally the landing consumer stands in for it.
     firehose_lands_stream: bool = False
+    # PutRecords / PutEvents requests the producers keep in flight at once (ingestion/producers.py lanes).
+    producer_concurrency: int = 4
     dynamodb_table: str = "marketplace-matches"
     glue_database: str = "marketplace"
     athena_workgroup: str = "marketplace-analysts"
@@ -131,6 +133,7 @@ def _local_settings() -> Settings:
         spark_master=_env("SPARK_MASTER", "local[*]"),
         dbt_target="local",
         warehouse_path=Path(_env("WAREHOUSE_PATH", str(state / "warehouse.duckdb"))).resolve(),
+        producer_concurrency=_positive_int("PRODUCER_CONCURRENCY", 4),
     )
 
 
@@ -160,7 +163,15 @@ def _aws_settings() -> Settings:
         emr_application_id=_env("EMR_APPLICATION_ID"),
         emr_execution_role_arn=_env("EMR_EXECUTION_ROLE_ARN"),
         lake_mirror=_mirror_dir(_env("LAKE_FILE_MIRROR")),
+        producer_concurrency=_positive_int("PRODUCER_CONCURRENCY", 4),
     )
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name}={raw!r} must be a positive integer")
+    return int(raw)
 
 
 def _mirror_dir(raw: str | None) -> str | None:

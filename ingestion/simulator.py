@@ -630,8 +630,9 @@ def run_simulation(
         for key, body in tqdm(plan.documents, desc="documents", unit="doc", disable=None, leave=False):
             lake_io.write_bytes(f"{raw_root}/{key.removeprefix('raw/')}", body)
             documents_written += 1
-    kinesis = KinesisProducer(aws_client("kinesis"), stream_name or settings.kinesis_stream)
-    events = EventBridgeProducer(aws_client("events"), bus_name or settings.event_bus)
+    lanes = settings.producer_concurrency
+    kinesis = KinesisProducer(aws_client("kinesis"), stream_name or settings.kinesis_stream, concurrency=lanes)
+    events = EventBridgeProducer(aws_client("events"), bus_name or settings.event_bus, concurrency=lanes)
     kinesis_report = kinesis.put(kinesis_records)
     eventbridge_report = events.put(eventbridge_records)
 

@@ -29,7 +29,6 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -44,7 +43,6 @@ from spark_jobs.session import get_spark
 
 log = logging.getLogger(__name__)
 
-WRITE_THREADS = 4
 SPARK_TYPES = {"string": T.StringType(), "long": T.LongType(), "double": T.DoubleType(), "boolean": T.BooleanType()}
 RAW_PATH_PATTERN = r"event_type=([^/]+)/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/"
 ERRORS_DT_PATTERN = r"/errors/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/"
@@ -276,19 +274,6 @@ def silver_history(spark: SparkSession, silver_root: str, before: str) -> DataFr
     return history
 
 
-def _write_partitions(df: DataFrame, uri: str, partition_by: list[str]) -> None:
-    """Dynamic overwrite of the partitions in ``df``, its rows first shuffled by the partition columns.
-
-    Why the shuffle: the dynamic-partition writer needs each task's rows grouped by partition, and Spark's
-    planned write drops its own sort when it believes the child is already ordered. On this stage's
-    persisted, window-ordered frames that belief was once wrong (a rerun of a history, second run in one
-    session): a task reopened a partition file it had closed (FileAlreadyExistsException). After a shuffle
-    no ordering is assumed, so the sort is always planned; and each (table, day) is one file per run
-    instead of one per input task — fewer tiny files for Athena. Cost: a day of one event type is written
-    by one task (fine up to a few GB a day; beyond that, add a salt column to the shuffle)."""
-    write_partitions(df.repartition(*partition_by), uri, partition_by)
-
-
 def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSession | None = None) -> dict:
     """Rebuild bronze, silver and quarantine for the run's event-time window. Returns counts."""
     settings = get_settings()
@@ -316,7 +301,7 @@ def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSessio
     bronze = raw_lines_to_bronze(_read_lines(spark, event_files)).persist()
     raw_lines = 0
     if event_files:
-        _write_partitions(bronze, bronze_uri, ["event_type", "dt"])
+        write_partitions(bronze, bronze_uri, ["event_type", "dt"])
         raw_lines = bronze.count()
     phase("bronze")
 
@@ -327,12 +312,12 @@ def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSessio
     silver_counts = {row["event_type"]: row["n"] for row in stats if row["ok"] and not row["_is_duplicate"]}
     unique = validated.where(~F.col("_is_duplicate"))
     phase("validate_dedupe")
-    # Ten small tables: submit the writes from a few threads so Spark overlaps their fixed per-job costs.
-    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
-        futures = [pool.submit(_write_partitions, silver_for(unique.where("ok"), event_type),
-                               settings.table_uri("silver", event_type), ["dt"]) for event_type in sorted(silver_counts)]
-        for future in futures:
-            future.result()
+    # One table after another. Writing them from a thread pool (to overlap their fixed per-job costs) failed
+    # intermittently when a run followed other stages in the same session (make run's day loop, the e2e
+    # test): a task reopened a partition file it had closed (FileAlreadyExistsException) — concurrent
+    # planning of writes over one persisted frame is not safe in Spark 4.0. Serial writes never failed.
+    for event_type in sorted(silver_counts):
+        write_partitions(silver_for(unique.where("ok"), event_type), settings.table_uri("silver", event_type), ["dt"])
     phase("silver")
 
     quarantine = quarantine_from_rejects(unique.where(~F.col("ok"))).unionByName(
@@ -343,7 +328,7 @@ def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSessio
     quarantined_silver = sum(n for (stage, _), n in by_reason.items() if stage == "silver")
     quarantined_landing = sum(n for (stage, _), n in by_reason.items() if stage == "landing")
     if by_reason:
-        _write_partitions(quarantine.select(*QUARANTINE_COLUMNS), settings.table_uri("quarantine", "events"), ["dt"])
+        write_partitions(quarantine.select(*QUARANTINE_COLUMNS), settings.table_uri("quarantine", "events"), ["dt"])
     validated.unpersist()
     quarantine.unpersist()
     bronze.unpersist()

@@ -172,7 +172,10 @@ def aws_env(outputs_env, sdk_env, tier_dir):
     """The process environment of the whole tier: PLATFORM_ENV=aws exactly as a deployed user has it."""
     from common.config import get_settings, reset_settings_cache
 
-    env = {**outputs_env, **sdk_env, "LOCAL_STATE_DIR": str(tier_dir / "state"), "EMBEDDING_ENCODER": "hashing"}
+    env = {**outputs_env, **sdk_env, "LOCAL_STATE_DIR": str(tier_dir / "state"), "EMBEDDING_ENCODER": "hashing",
+           # moto's in-memory Kinesis has no lock around a shard's sequence numbers: concurrent PutRecords
+           # (the producers' lanes) lost 1 of 329 records once. AWS serialises per shard; moto needs one lane.
+           "PRODUCER_CONCURRENCY": "1"}
     saved = dict(os.environ)
     for key in ("LAKE_ROOT", "LAKE_FILE_MIRROR", "KINESIS_ENDPOINT", "DYNAMODB_ENDPOINT", "MOTO_ENDPOINT",
                 "AWS_PROFILE", "AWS_SESSION_TOKEN"):
