@@ -233,7 +233,7 @@ def test_run_simulation_saves_the_day_for_the_next_one(isolated_settings, monkey
     from ingestion import simulator
 
     class Sink:
-        def __init__(self, *a):
+        def __init__(self, *a, **kw):
             pass
 
         def put(self, records):
