@@ -33,6 +33,7 @@ _FORWARDED_SETTINGS = {
     "DYNAMODB_TABLE": "dynamodb_table",
     "GLUE_DATABASE": "glue_database",
     "ATHENA_WORKGROUP": "athena_workgroup",
+    "PRODUCER_CONCURRENCY": "producer_concurrency",
 }
 
 
