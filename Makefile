@@ -75,7 +75,7 @@ TEST_DEPS := install-jobs install-dbt install-airflow install-infra install-chec
 .PHONY: test test-unit test-integration test-e2e test-airflow test-infra
 test: $(TEST_DEPS) ## Run every test tier (unit, integration, e2e, aws, airflow, infra); installs what it needs
 	bash scripts/run_tests.sh
-test-unit: install-jobs ## Fast unit tests only
+test-unit: install-jobs node_modules/.installed ## Fast unit tests only
 	TIERS=jobs MARKERS=unit bash scripts/run_tests.sh
 test-integration: $(TEST_DEPS) ## Integration tests (services, Spark, dbt)
 	TIERS=jobs MARKERS=integration bash scripts/run_tests.sh
