@@ -54,18 +54,17 @@ def reconcile_profiles(spark, run_date: str, examples: int = 5) -> dict:
     quarantine = quarantine.where(F.col("dt").cast("string") == run_date)
     out: dict = {"run_date": run_date}
     for side, (id_column, tables) in SIDES.items():
-        in_silver = _silver_keys(spark, run_date, tables[0], id_column)
+        by_table = {table: _silver_keys(spark, run_date, table, id_column) for table in tables}
+        in_silver = by_table[tables[0]]
         for table in tables[1:]:
-            in_silver = in_silver.unionByName(_silver_keys(spark, run_date, table, id_column)).distinct()
+            in_silver = in_silver.unionByName(by_table[table]).distinct()
         profiles = read_table(spark, settings.table_uri("gold", f"{side}_profiles"),
                               f"tenant_id string, {id_column} string, run_date string")
         profiled = keys(profiles.where(F.col("run_date").cast("string") == run_date), id_column)
         quarantined = keys(quarantine.where(F.col("entity_type") == side), "entity_id")
         accounted = [profiled, quarantined]
         if side == "candidate":  # registered, never uploaded a resume: no profile, by design
-            resumes = _silver_keys(spark, run_date, "resume_uploaded", id_column)
-            accounted.append(unaccounted(_silver_keys(spark, run_date, "candidate_registered", id_column),
-                                         resumes))
+            accounted.append(unaccounted(by_table["candidate_registered"], by_table["resume_uploaded"]))
         missing = unaccounted(in_silver, *accounted)
         unknown = unaccounted(profiled, in_silver)
         out[f"{side}s_in_silver"] = in_silver.count()
