@@ -54,14 +54,19 @@ def occupation_texts(tax: Taxonomy) -> tuple[list[str], list[str]]:
                                          zip(tax.occupation_labels, tax.occupation_descriptions, strict=True)]
 
 
+# Matrices of a non-default MiniLM window (an evaluation of it) stay out of the bundle: everything in
+# matching/data is hashed into the profiles' extractor version.
+OTHER_WINDOWS_DIR = DATA_DIR.parent.parent / ".local" / "matching"
+
+
 def vectors_file(model_version: str) -> Path:
     """The occupation matrices of one MiniLM version: the bundled file for the default window, a
-    side file per other window (MINILM_MAX_SEQ_LENGTH, built by `make matching-occupation-vectors`)."""
+    local side file per other window (MINILM_MAX_SEQ_LENGTH=n make matching-occupation-vectors)."""
     from matching.embeddings import MAX_SEQ_LENGTH
 
     if model_version == f"all-MiniLM-L6-v2@{MAX_SEQ_LENGTH}":
         return VECTORS_FILE
-    return VECTORS_FILE.with_name(f"occupation_vectors_{model_version.replace('@', '_')}.npz")
+    return OTHER_WINDOWS_DIR / f"occupation_vectors_{model_version.replace('@', '_')}.npz"
 
 
 def build_vectors(path: Path | None = None) -> dict:
@@ -71,6 +76,7 @@ def build_vectors(path: Path | None = None) -> dict:
     tax = load_taxonomy()
     enc = get_encoder("minilm")
     path = vectors_file(enc.model_version) if path is None else path
+    path.parent.mkdir(parents=True, exist_ok=True)
     labels, docs = occupation_texts(tax)
     lq, ls = quantize_int8(enc.encode(labels, batch_size=64))
     dq, ds = quantize_int8(enc.encode(docs, batch_size=32))
