@@ -8,6 +8,7 @@ desired_salary_min); they take precedence over what the text says. Empty or too-
 from __future__ import annotations
 
 import math
+import re
 
 from matching import fields, occupations
 from matching.hashing import content_hash
@@ -20,6 +21,51 @@ PROFILE_VERSION = "p1"
 MIN_CANDIDATE_TOKENS = 8
 MIN_JOB_TOKENS = 4
 HEADLINE_CHARS = 120  # a resume's first line is usually the person's job title
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+# Digit groups joined by at most two separator characters ("(512) 555-0199", "+33 1 42 68 53 00");
+# whether one is a phone number is decided by _is_phone.
+_PHONE_LIKE = re.compile(r"(?<!\w)[+(]?\d+(?:[ ().-]{1,2}\d+)+(?!\w)")
+_DIGIT_GROUP = re.compile(r"\d+")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_DATE = r"(?:\d\d?[./])?(?:19|20)\d\d(?:[./]\d\d?)?(?!\d)"  # 1999, 05/2019, 2019.05
+_DATE_RANGE = re.compile(rf"(?<!\d)(?=\d){_DATE}\s*(?:-|–|—|to|until)\s*(?:{_DATE}|present|current|now|today)",
+                         re.IGNORECASE)
+
+
+def _digits(candidate: str) -> list[str]:
+    return _DIGIT_GROUP.findall(candidate)
+
+
+def _is_phone(groups: list[str]) -> bool:
+    """7-15 digits (E.164 allows 15), not only years and months ("2019.05 - 2021.06", "2019 2020")."""
+    if not 7 <= sum(len(g) for g in groups) <= 15:
+        return False
+    return not all(_YEAR.fullmatch(g) or (len(g) <= 2 and int(g) <= 12) for g in groups)
+
+
+def redact_contacts(text: str) -> str:
+    """Drop e-mail addresses and phone numbers: they carry no matching signal and are PII. This is
+    the text gold/profile_texts keeps and the match embeds, and the occupation ranker embeds it too
+    (build_candidate_profiles), so a resume costs one MiniLM pass.
+
+    Date ranges look like phone numbers to a digits-and-dashes pattern ("1999-2004", "287-2001 to
+    2002", "2010-2014 (512) 555-0199" as one run) and years_of_experience reads them: when a run of
+    7+ digits is present they are masked (same length, so offsets hold) before phones are looked for."""
+    text = text or ""
+    if "@" in text:  # the e-mail pattern is the costly one; most resumes of a corpus have none
+        text = _EMAIL.sub(" ", text)
+    if not any(sum(map(len, _digits(m.group(0)))) >= 7 for m in _PHONE_LIKE.finditer(text)):
+        return text
+    masked = _DATE_RANGE.sub(lambda m: "Y" * len(m.group(0)), text)
+    spans = [m.span() for m in _PHONE_LIKE.finditer(masked) if _is_phone(_digits(m.group(0)))]
+    out, last = [], 0
+    for start, end in spans:
+        out += [text[last:start], " "]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
 
 
 class ProfileError(ValueError):
@@ -79,14 +125,15 @@ def headline(text: str) -> str:
     return ""
 
 
-def _occupations(titles: list[str], documents: list[str]
+def _occupations(titles: list[str], documents: list[str], embedded: list[str] | None = None
                  ) -> list[tuple[str | None, str | None, float | None, int | None]]:
     """Best occupation per document, ranked as one batch (one TF-IDF transform for all; every
-    document's scores are the same bits as ranking it alone, see occupations._per_row)."""
+    document's scores are the same bits as ranking it alone, see occupations._per_row).
+    ``embedded``: the texts the transformer signal embeds (OccupationRanker.signals)."""
     if not titles:
         return []
     out = []
-    for ranked in get_ranker(occupations.DEFAULT_MODE).rank(titles, documents, k=1):
+    for ranked in get_ranker(occupations.DEFAULT_MODE).rank(titles, documents, k=1, embedded=embedded):
         if not ranked:
             out.append((None, None, None, None))
         else:
@@ -129,11 +176,17 @@ def _candidate_partial(text: str, meta: dict) -> dict:
     }
 
 
-def build_candidate_profiles(texts: list[str], metas: list[dict | None] | None = None
-                             ) -> list[dict | ProfileError]:
+def build_candidate_profiles(texts: list[str], metas: list[dict | None] | None = None,
+                             redacted: list[str] | None = None) -> list[dict | ProfileError]:
     """Profiles of many resumes (occupations ranked in one batch): a profile dict per text, or the
-    ProfileError that text raised — the same result as build_candidate_profile one by one."""
+    ProfileError that text raised — the same result as build_candidate_profile one by one.
+
+    The rule-based fields (skills, years, education, location) read the resume as written; the
+    occupation's transformer signal embeds ``redacted`` (default: redact_contacts of each text),
+    the text the match embeds, so profile and match share one MiniLM pass (issue 13)."""
     metas = metas if metas is not None else [None] * len(texts)
+    if redacted is not None and len(redacted) != len(texts):
+        raise ValueError(f"{len(redacted)} redacted texts for {len(texts)} resumes")
     out: list[dict | ProfileError] = []
     for text, meta in zip(texts, metas, strict=True):
         try:
@@ -141,8 +194,11 @@ def build_candidate_profiles(texts: list[str], metas: list[dict | None] | None =
         except ProfileError as exc:
             out.append(exc)
     ok = [(i, texts[i]) for i, p in enumerate(out) if isinstance(p, dict)]
+    embedded = None  # the fast mode embeds nothing: skip the redaction
+    if occupations.WEIGHTS[occupations.DEFAULT_MODE]["doc_minilm"]:
+        embedded = [redact_contacts(t) if redacted is None else redacted[i] for i, t in ok]
     for (i, _text), (code, label, score, _) in zip(
-            ok, _occupations([headline(t) for _, t in ok], [t for _, t in ok]), strict=True):
+            ok, _occupations([headline(t) for _, t in ok], [t for _, t in ok], embedded), strict=True):
         out[i].update(occupation_code=code, occupation_label=label, occupation_score=score)
     return out
 

@@ -105,15 +105,6 @@ JOB_FIELDS = [
     if c not in ("event_id", "tenant_id", "occurred_at", "job_id", "dt")
 ]
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"(?<!\w)\+?\d[\d ().-]{7,}\d(?!\w)")
-
-
-def redact_contacts(text: str) -> str:
-    """Drop e-mail addresses and phone numbers: they carry no matching signal and are PII."""
-    return _PHONE.sub(" ", _EMAIL.sub(" ", text))
-
-
 # ---------------------------------------------------------------- pure DataFrame → DataFrame functions
 
 
@@ -280,8 +271,10 @@ def _needs_minilm() -> bool:
 def _embed_once(titles: list[str], documents: list[str], profile_texts: list[str]):
     """The one MiniLM pass per document: the occupation ranker's title/document vectors go into the
     process-wide content-hash cache (the profiles read them there), and the vector of each profile
-    text — the text the match embeds — is returned for gold/embeddings. Where the profile text is
-    the document (no contact details redacted) that is the same vector, not a second pass."""
+    text — the text the match embeds — is returned for gold/embeddings. ``documents`` are what the
+    ranker embeds: for resumes the profile texts themselves (contact details redacted), for jobs
+    "title\ndescription", whose model input equals the profile text's (EmbeddingCache.input_keys),
+    so neither side pays a second long pass."""
     if not documents or not _needs_minilm():
         return [None] * len(profile_texts), None
     from matching import occupations
@@ -331,7 +324,7 @@ def candidate_results(rows: list[dict], raw_root: str) -> list[dict]:
     import os
 
     from matching.documents import DocumentError, extract_text
-    from matching.profiles import build_candidate_profiles, headline
+    from matching.profiles import build_candidate_profiles, headline, redact_contacts
 
     results, slots, texts, metas = [], [], [], []
     for row in rows:
@@ -359,9 +352,11 @@ def candidate_results(rows: list[dict], raw_root: str) -> list[dict]:
         result["raw_record"] = raw
         results.append(result)
     redacted = [redact_contacts(t) for t in texts]
-    vectors, model_version = _embed_once([headline(t) for t in texts], texts, redacted)
-    profiles = _profile_all(lambda items: build_candidate_profiles([t for t, _ in items], [m for _, m in items]),
-                            list(zip(texts, metas, strict=True)))
+    vectors, model_version = _embed_once([headline(t) for t in texts], redacted, redacted)
+    profiles = _profile_all(
+        lambda items: build_candidate_profiles([t for t, _, _ in items], [m for _, m, _ in items],
+                                               [r for _, _, r in items]),
+        list(zip(texts, metas, redacted, strict=True)))
     extra = [{"tenant_id": results[i]["tenant_id"], "candidate_id": results[i]["entity_id"]} for i in slots]
     _finish_results(results, slots, profiles, redacted, vectors, model_version, extra)
     for result in results:

@@ -24,6 +24,7 @@ from matching.profiles import (
     build_job_profile,
     build_job_profiles,
     headline,
+    redact_contacts,
 )
 from matching.taxonomy import load_taxonomy
 
@@ -118,6 +119,29 @@ def test_embedding_cache_never_reembeds_unchanged_text(tmp_path):
     again = EmbeddingCache(get_encoder("hashing"), tmp_path)
     second = again.encode(["d e f"])
     assert again.misses == 0 and second.tobytes() == first[1:2].tobytes()
+
+
+@pytest.mark.parametrize(("text", "gone"), [
+    ("Jane Doe jane.doe@example.com +44 7700 900123 — 5 years Python", ["jane.doe@", "7700", "900123"]),
+    ("Phone: (512) 555-0199 | Cell: 512.555.0123 | Fax 1-800-555-0100", ["555-0199", "555.0123", "800-555"]),
+    ("Contact +1 (415) 555-2671 or +33 1 42 68 53 00; ana_lima+cv@empresa.com.br", ["2671", "42 68", "ana_lima"]),
+])
+def test_redact_contacts_removes_emails_and_phone_numbers(text, gone):
+    out = redact_contacts(text)
+    assert "@" not in out and not [g for g in gone if g in out], out
+    assert out.split()[0] == text.split()[0]  # the words around them stay
+
+
+@pytest.mark.parametrize("dates", ["1999-2004", "2010 - 2014", "1984 - 1985 and 2001-2009", "2019.05 - 2021.06",
+                                   "School District 287-2001 to 2002", "06/2012 - 08/2015", "2019 2020 2021",
+                                   "2010 - 2014 (512) 555-0100", "1999–present"])
+def test_redact_contacts_keeps_year_ranges(dates):
+    """Employment dates look like phone numbers to a digits-and-dashes pattern (the old one dropped
+    "1999-2004"); the match embeds the redacted text and experience is read from dates like these."""
+    text = f"Accountant, Acme Corp {dates}. jane@example.com (512) 555-0199"
+    out = redact_contacts(text)
+    assert dates.split(" (")[0] in out and "555-01" not in out and "@" not in out
+    assert fields.years_of_experience(out) == fields.years_of_experience(text)
 
 
 def test_features_mark_invalid_and_share_the_skill_vocabulary():
