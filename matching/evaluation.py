@@ -297,7 +297,7 @@ def ranking_eval(shared: Path, encoders: tuple[str, ...] = ("minilm", "static"),
     rng = np.random.default_rng(0)
     results["random"] = _metrics(_rank_by(rng.random(relevance.shape), k), relevance, k)
     for name in encoders:
-        # before: document-only vectors (the first 256 tokens) and weights w1
+        # before: document-only vectors (the first MAX_SEQ_LENGTH tokens) and weights w1
         embed_sides([(cands, "candidate"), (job_s, "job")], name, cache_dir, title_weight=0.0)
         results[f"embedding[{name}]"] = _metrics(_rank_by(score_matrix(
             cands.features, job_s.features, WEIGHTS["semantic_only"])["score"], k), relevance, k)

@@ -132,7 +132,7 @@ def test_cache_runs_the_model_once_per_distinct_model_input():
 
 
 def test_minilm_input_keys_match_what_the_model_reads():
-    """Real MiniLM: whitespace variants and text past the 256-token window give the same key, and
+    """Real MiniLM: whitespace variants and text past the token window give the same key, and
     texts with the same key get the same vector from the model (so reusing it changes nothing)."""
     from matching.embeddings import MAX_SEQ_LENGTH, get_encoder
 
