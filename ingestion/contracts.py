@@ -309,9 +309,10 @@ def _split_unknown(obj: dict, model: type[BaseModel], prefix: str, extra: dict) 
         if info is None:
             extra[f"{prefix}{key}"] = value
             continue
-        nested = _unwrap(info.annotation)
-        if isinstance(value, dict) and isinstance(nested, type) and issubclass(nested, BaseModel):
-            value = _split_unknown(value, nested, f"{prefix}{key}.", extra)
+        if isinstance(value, dict):  # only a dict can be a nested model; _unwrap is the hot path otherwise
+            nested = _unwrap(info.annotation)
+            if isinstance(nested, type) and issubclass(nested, BaseModel):
+                value = _split_unknown(value, nested, f"{prefix}{key}.", extra)
         kept[key] = value
     return kept
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from ingestion.contracts import EVENT_TYPES
 from spark_jobs.bronze_to_silver import (
     dedupe,
     quarantine_from_landing_errors,
@@ -276,3 +277,79 @@ def test_a_rerun_in_one_session_gives_the_same_silver(spark, isolated_settings):
             bronze_to_silver.run(run_date, spark=spark, lookback_days=1)
         passes.append(sorted((r["dt"], r["event_id"]) for r in _silver(settings)))
     assert passes[0] == passes[1] and len(passes[0]) == 20
+
+
+def _tables(settings) -> dict[str, list]:
+    """Every bronze/silver/quarantine row of the lake, without the per-run timestamps, sorted."""
+    import pyarrow.dataset as ds
+
+    from ingestion import lake_io
+
+    stamps = {"_ingested_at", "quarantined_at"}
+    tables = {}
+    for zone, table in [("bronze", "events"), ("quarantine", "events")] + [("silver", t) for t in EVENT_TYPES]:
+        uri = settings.table_uri(zone, table)
+        if not lake_io.list_files(uri, ".parquet"):
+            continue
+        rows = ds.dataset(uri, format="parquet", partitioning="hive").to_table().to_pylist()
+        tables[f"{zone}/{table}"] = sorted(repr(sorted((k, v) for k, v in r.items() if k not in stamps)) for r in rows)
+    return tables
+
+
+def _many_small_raw_files(settings, files: int) -> list[str]:
+    ids = iter(f"{n:08d}-0000-4000-8000-000000000000" for n in range(10_000))
+    lines = []
+    for n in range(files):
+        batch = [ev_for(next(ids), occurred="2026-11-22T10:00:00Z") for _ in range(3)]
+        if n % 7 == 0:
+            batch.append(batch[0])  # a redelivered record: a duplicate
+        if n % 11 == 0:
+            batch.append(ev(next(ids), candidate_id=7))  # a contract violation: quarantined
+        _raw(settings, "2026-11-22", batch, f"kinesis-shardId-0-{n:04d}")
+        lines += batch
+    from ingestion import lake_io
+
+    partition = f"{settings.zone_uri('raw')}/events/event_type=candidate_registered/dt=2026-11-22"
+    for not_raw in ("hour=10/notes.txt", "hour=10/.part-in-flight.jsonl"):  # neither listed nor read
+        lake_io.write_bytes(f"{partition}/{not_raw}", (ev_for(next(ids)) + "\n").encode())
+    return lines
+
+
+def test_small_raw_files_are_packed_into_few_read_tasks_with_the_same_rows(spark, isolated_settings):
+    """Oracle: the old read (every listed file by name, Spark's default 4 MB open cost per file) against the
+    new one (the partition directories, small-file packing) on the same raw lake: equal bronze, silver and
+    quarantine rows and counts; the packed read writes fewer bronze files (a read task per core, not per 32
+    files)."""
+    import contextlib
+    import shutil
+
+    from pyspark.sql import functions as F
+
+    from ingestion import lake_io
+    from spark_jobs import bronze_to_silver
+
+    settings = isolated_settings
+    lines = _many_small_raw_files(settings, 40)
+    bronze_partition = f"{settings.table_uri('bronze', 'events')}/event_type=candidate_registered/dt=2026-11-22"
+    runs = {}
+    def old_read_lines(spark, files, suffix=""):
+        return spark.read.text(files).withColumn("_source_file", F.input_file_name())
+
+    for name in ("old", "new"):
+        with pytest.MonkeyPatch.context() as patch:
+            if name == "old":
+                patch.setattr(bronze_to_silver, "_read_lines", old_read_lines)
+                patch.setattr(bronze_to_silver, "_small_file_packing", lambda spark: contextlib.nullcontext())
+            for zone in ("bronze", "silver", "quarantine"):
+                shutil.rmtree(settings.zone_uri(zone), ignore_errors=True)
+            result = bronze_to_silver.run("2026-11-22", spark=spark)
+        runs[name] = ({k: result[k] for k in ("raw_files", "raw_lines", "silver_rows", "duplicates_removed",
+                                                "quarantine_by_reason", "reconciled")},
+                      _tables(settings), len(lake_io.list_files(bronze_partition, ".parquet")))
+    (old_counts, old_tables, old_files), (new_counts, new_tables, new_files) = runs["old"], runs["new"]
+    assert new_counts == old_counts and new_counts["raw_lines"] == len(lines) and new_counts["reconciled"]
+    assert new_counts["duplicates_removed"] > 0 and new_counts["quarantine_by_reason"]
+    assert new_tables == old_tables and set(new_tables) >= {"bronze/events", "silver/candidate_registered",
+                                                            "quarantine/events"}
+    assert old_files == 2 and new_files == 1  # local[1]: 40 files were 2 read tasks (32 a task), now 1
+    assert spark.conf.get("spark.sql.files.openCostInBytes", None) in (None, "4194304", "4MB")  # restored
