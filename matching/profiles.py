@@ -293,9 +293,11 @@ def extractor_version() -> str:
     import sys
 
     from matching import documents, skills, taxonomy, text
+    from matching.embeddings import minilm_window
     from matching.taxonomy import DATA_DIR
 
-    digest = hashlib.sha256(f"{PROFILE_VERSION}|{occupations.DEFAULT_MODE}".encode())
+    # The MiniLM window changes the occupation's transformer signals without touching any file above.
+    digest = hashlib.sha256(f"{PROFILE_VERSION}|{occupations.DEFAULT_MODE}|minilm@{minilm_window()}".encode())
     for module in (sys.modules[__name__], fields, occupations, skills, taxonomy, text, documents):
         digest.update(inspect.getsource(module).encode())
     for path in sorted(DATA_DIR.glob("*")):

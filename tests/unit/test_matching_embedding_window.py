@@ -57,3 +57,15 @@ def test_the_encoder_truncates_at_the_chosen_window(monkeypatch):
     wide = embeddings.MiniLMEncoder()
     assert wide.model_version == f"all-MiniLM-L6-v2@{MAX_SEQ_LENGTH}"
     assert len(set(wide.input_keys(texts))) == 2
+
+
+def test_the_minilm_window_is_part_of_the_extractor_version(monkeypatch):
+    # A window change moves the occupation's transformer signals, so it must re-profile every entity.
+    from matching.profiles import extractor_version
+
+    monkeypatch.delenv("MINILM_MAX_SEQ_LENGTH", raising=False)
+    default = extractor_version()
+    monkeypatch.setenv("MINILM_MAX_SEQ_LENGTH", "256")
+    assert extractor_version() != default
+    monkeypatch.setenv("MINILM_MAX_SEQ_LENGTH", "128")
+    assert extractor_version() == default
