@@ -353,3 +353,31 @@ def test_small_raw_files_are_packed_into_few_read_tasks_with_the_same_rows(spark
                                                             "quarantine/events"}
     assert old_files == 2 and new_files == 1  # local[1]: 40 files were 2 read tasks (32 a task), now 1
     assert spark.conf.get("spark.sql.files.openCostInBytes", None) in (None, "4194304", "4MB")  # restored
+
+
+def test_silver_writes_do_not_re_run_the_validation_when_silver_history_exists(spark, isolated_settings, monkeypatch):
+    """Writing a silver table re-caches every cached plan that reads it; `validated` reads silver history,
+    so without cutting that lineage each table written re-validated the whole window once more."""
+    from spark_jobs import bronze_to_silver
+
+    settings = isolated_settings
+    _raw(settings, "2026-11-20", [ev_for(ID1, occurred="2026-11-20T10:00:00Z")], "kinesis-shardId-0-1-a")
+    bronze_to_silver.run("2026-11-20", spark=spark)  # the history the next run dedupes against
+    day = "2026-11-26T09:00:00Z"
+    clicked = ev(ID2, "match_clicked", impression_id="i", candidate_id="c1", job_id="j", match_run_id="r", rank=1)
+    lines = [ev_for(ID3, occurred=day), ev_for("44444444-4444-4444-8444-444444444444", occurred=day),
+             json.dumps({**json.loads(clicked), "occurred_at": day})]
+    _raw(settings, "2026-11-26", lines, "kinesis-shardId-0-2-b")
+
+    validated_rows = spark.sparkContext.accumulator(0)
+    original = bronze_to_silver._validate_batches
+
+    def counting(batches):
+        for frame in original(batches):
+            validated_rows.add(len(frame))
+            yield frame
+
+    monkeypatch.setattr(bronze_to_silver, "_validate_batches", counting)
+    result = bronze_to_silver.run("2026-11-26", spark=spark)
+    assert result["silver_by_type"] == {"candidate_registered": 2, "match_clicked": 1}
+    assert validated_rows.value == result["raw_lines"] == 3  # each line validated once, not once per table written
