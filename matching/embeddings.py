@@ -53,6 +53,11 @@ def minilm_window() -> int:
     return window
 
 
+def minilm_model_version(window: int | None = None) -> str:
+    """The model_version of MiniLM vectors at ``window`` tokens (default: the configured window)."""
+    return f"all-MiniLM-L6-v2@{minilm_window() if window is None else int(window)}"
+
+
 class Encoder(Protocol):
     model_version: str
     dim: int
@@ -110,7 +115,7 @@ class MiniLMEncoder:
         self.model = SentenceTransformer(str(get_model_path()), device="cpu")
         self.model.max_seq_length = max_seq_length
         self.dim = int(self.model.get_embedding_dimension())
-        self.model_version = f"all-MiniLM-L6-v2@{max_seq_length}"
+        self.model_version = minilm_model_version(max_seq_length)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """One text per forward pass: padding inside a mixed batch changes the low bits, and the

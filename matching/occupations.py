@@ -62,9 +62,9 @@ OTHER_WINDOWS_DIR = DATA_DIR.parent.parent / ".local" / "matching"
 def vectors_file(model_version: str) -> Path:
     """The occupation matrices of one MiniLM version: the bundled file for the default window, a
     local side file per other window (MINILM_MAX_SEQ_LENGTH=n make matching-occupation-vectors)."""
-    from matching.embeddings import MAX_SEQ_LENGTH
+    from matching.embeddings import MAX_SEQ_LENGTH, minilm_model_version
 
-    if model_version == f"all-MiniLM-L6-v2@{MAX_SEQ_LENGTH}":
+    if model_version == minilm_model_version(MAX_SEQ_LENGTH):
         return VECTORS_FILE
     return OTHER_WINDOWS_DIR / f"occupation_vectors_{model_version.replace('@', '_')}.npz"
 

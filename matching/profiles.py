@@ -293,11 +293,11 @@ def extractor_version() -> str:
     import sys
 
     from matching import documents, skills, taxonomy, text
-    from matching.embeddings import minilm_window
+    from matching.embeddings import minilm_model_version
     from matching.taxonomy import DATA_DIR
 
     # The MiniLM window changes the occupation's transformer signals without touching any file above.
-    digest = hashlib.sha256(f"{PROFILE_VERSION}|{occupations.DEFAULT_MODE}|minilm@{minilm_window()}".encode())
+    digest = hashlib.sha256(f"{PROFILE_VERSION}|{occupations.DEFAULT_MODE}|{minilm_model_version()}".encode())
     for module in (sys.modules[__name__], fields, occupations, skills, taxonomy, text, documents):
         digest.update(inspect.getsource(module).encode())
     for path in sorted(DATA_DIR.glob("*")):

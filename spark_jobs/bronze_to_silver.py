@@ -370,8 +370,9 @@ def run(run_date: str, *, lookback_days: int = LOOKBACK_DAYS, spark: SparkSessio
     phase("validate_dedupe")
     # One table after another. Writing them from a thread pool (to overlap their fixed per-job costs) failed
     # intermittently when a run followed other stages in the same session (make run's day loop, the e2e
-    # test): a task reopened a partition file it had closed (FileAlreadyExistsException) — concurrent
-    # planning of writes over one persisted frame is not safe in Spark 4.0. Serial writes never failed.
+    # test): a task reopened a partition file it had closed (FileAlreadyExistsException). Likely the
+    # re-cache above (each write re-planned `validated` while other writes read it), not proven: serial
+    # writes never failed, so they stay.
     for event_type in sorted(silver_counts):
         write_partitions(silver_for(unique.where("ok"), event_type), settings.table_uri("silver", event_type), ["dt"])
     phase("silver")
