@@ -63,12 +63,12 @@ ENCODER ?=
 
 .PHONY: run
 run: install-jobs install-dbt node_modules/.installed services-up ## Run the pipeline over DAYS days of history (default 14) ending at RUN_DATE, then print a summary (SCALE=, DAYS=)
-	$(JOBS_PY) -m common.run_pipeline $(if $(RUN_DATE),--run-date $(RUN_DATE)) --days $(DAYS) --seed $(SEED) --scale $(SCALE) $(if $(ENCODER),--encoder $(ENCODER)) $(if $(KEEP),--keep)
+	$(JOBS_PY) -m common.run_pipeline $(if $(RUN_DATE),--run-date $(RUN_DATE)) --days $(DAYS) --seed $(SEED) --scale $(SCALE) $(if $(ENCODER),--encoder $(ENCODER))
 
 # CANDIDATES / JOBS / OUT / DAYS are shared names (mk/matching.mk, mk/spark.mk): defaults stay in the recipe.
 .PHONY: bench-pipeline
 bench-pipeline: install-jobs install-dbt node_modules/.installed ## Benchmark the daily pipeline: a cold day + steady days (CANDIDATES=50000 JOBS=20000 DAYS=2 OUT=file.json; KEEP=1 keeps the scratch lake)
-	$(JOBS_PY) benchmarks/bench_pipeline.py --candidates $(or $(CANDIDATES),2000) --jobs $(or $(JOBS),800) --days $(if $(filter command line,$(origin DAYS)),$(DAYS),2) --out $(or $(filter-out .local/bench/scoring.json,$(OUT)),.local/bench/pipeline.json) $(if $(ENCODER),--encoder $(ENCODER))
+	$(JOBS_PY) benchmarks/bench_pipeline.py --candidates $(or $(CANDIDATES),2000) --jobs $(or $(JOBS),800) --days $(if $(filter command line,$(origin DAYS)),$(DAYS),2) --out $(or $(filter-out .local/bench/scoring.json,$(OUT)),.local/bench/pipeline.json) $(if $(ENCODER),--encoder $(ENCODER)) $(if $(KEEP),--keep)
 
 TEST_DEPS := install-jobs install-dbt install-airflow install-infra install-checkov node_modules/.installed install-chromium infra/node_modules/.installed
 
