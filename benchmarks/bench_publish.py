@@ -1,20 +1,20 @@
-"""Benchmark: DynamoDB publish — a full publish (items/s) and a steady-day republish (items written).
+"""Benchmark: DynamoDB publish — a full publish (lists/s, entries/s) and a steady-day republish (what is written).
 
-Runs the publish core itself (`spark_jobs._publish_lists.write_changed_lists` + `_dynamo.write_pointers`,
-what each Spark partition of `spark_jobs.publish` runs) on synthetic ranked lists of the real item
-shape (K entries per candidate and per job, components and explanations), in `--writers` parallel
-processes (as Spark's Python workers would), into a scratch table with the serving table's key schema
-(`<table>-bench`, created and deleted here: the serving table is never touched).
+Runs the publish core itself (`spark_jobs._publish_lists.write_changed_lists`, what each Spark
+partition of `spark_jobs.publish` runs) on synthetic ranked lists of the real shape (K entries per
+candidate and per job, components and explanations), in `--writers` parallel processes (as Spark's
+Python workers would), into a scratch table with the serving table's key schema (`<table>-bench`,
+created and deleted here: the serving table is never touched).
 
-1. full publish: every list is new → items/s of the list items, then pointers/s of the conditional
-   CURRENT pointer puts, at each `--concurrency` (BatchWriteItem calls in flight per writer);
+1. full publish: every list is new → one conditional put per list (its CURRENT item holds the whole
+   list): lists/s and ranked entries/s, at each `--concurrency` (puts in flight per writer);
 2. steady day: `--changed` (default 5 %) of the entities get a different list, and the same lists
    are published again under the next publish sequence → what is written vs kept, and how long it took.
 
 Locally that is dynalite on 127.0.0.1 — a functional stand-in (single-threaded node) whose speed says
-little about DynamoDB's (which scales with partitions and capacity); the retry counters show how often
-UnprocessedItems came back. Usage:
-  python benchmarks/bench_publish.py --items 20000 [--k 20] [--writers 2] [--concurrency 4,8] --out .local/bench/publish.json
+little about DynamoDB's (which scales with partitions and capacity). Usage:
+  python benchmarks/bench_publish.py --items 20000 [--k 20] [--writers 2] [--concurrency 4,8,16] --out .local/bench/publish.json
+(`--items`: ranked entries of a full publish, i.e. `--items / --k` lists.)
 """
 
 from __future__ import annotations
@@ -69,49 +69,38 @@ def synthetic_lists(n_items: int, k: int, changed: frozenset = frozenset(), seed
 
 
 def _publish_share(args):
-    """One writer process: publish its share of the lists, then return stats and pointers."""
+    """One writer process: publish its share of the lists; return its stats and seconds."""
     client_kwargs, plan, n_items, k, changed, writer, writers = args
     from spark_jobs._dynamo import dynamodb_client
     from spark_jobs._publish_lists import write_changed_lists
 
     share = synthetic_lists(n_items, k, changed)[writer::writers]
     started = time.perf_counter()
-    stats, pointers = write_changed_lists(dynamodb_client(client_kwargs), plan, share)
-    return stats.as_dict(), pointers, time.perf_counter() - started
+    stats = write_changed_lists(dynamodb_client(client_kwargs), plan, share)
+    return stats.as_dict(), time.perf_counter() - started
 
 
-def _write_pointer_share(args):
-    client_kwargs, table, pointers, concurrency = args
-    from spark_jobs._dynamo import dynamodb_client, write_pointers
-
-    return write_pointers(dynamodb_client(client_kwargs), table, pointers, concurrency=concurrency)
-
-
-def publish_once(pool, client_kwargs, plan, n_items, k, writers, changed=frozenset(), pointer_concurrency=8):
-    """Lists phase on every writer, then the pointers phase (the order spark_jobs.publish keeps)."""
+def publish_once(pool, client_kwargs, plan, n_items, k, writers, changed=frozenset()):
+    """Move the tenant's run pointer, then every writer publishes its share at once (as
+    spark_jobs.publish's partitions do)."""
+    from spark_jobs._dynamo import advance_tenant_run, dynamodb_client
     from spark_jobs._publish_lists import ListStats
 
+    if not advance_tenant_run(dynamodb_client(client_kwargs), plan.table, "bench", run_id=plan.run_id,
+                              run_order=plan.run_order, published_at="bench"):  # fmt: skip
+        raise RuntimeError(f"the bench tenant is already at a run order ≥ {plan.run_order}")
     started = time.perf_counter()
     shares = list(pool.map(_publish_share, [(client_kwargs, plan, n_items, k, changed, w, writers)
                                             for w in range(writers)]))  # fmt: skip
-    lists_seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started
     stats = ListStats()
-    for part, _, _ in shares:
+    for part, _ in shares:
         stats.add(part)
-    started = time.perf_counter()
-    outcomes = list(pool.map(_write_pointer_share, [(client_kwargs, plan.table, pointers, pointer_concurrency)
-                                                    for _, pointers, _ in shares]))  # fmt: skip
-    pointer_seconds = time.perf_counter() - started
-    pointers = sum(w for w, _ in outcomes)
     return {
         **stats.as_dict(),
-        "pointers_written": pointers,
-        "pointers_superseded": sum(s for _, s in outcomes),
-        "lists_seconds": round(lists_seconds, 2),
-        "pointer_seconds": round(pointer_seconds, 2),
-        "seconds": round(lists_seconds + pointer_seconds, 2),
-        "items_per_s": round(stats.items_written / lists_seconds, 1) if lists_seconds else None,
-        "pointers_per_s": round(pointers / pointer_seconds, 1) if pointer_seconds else None,
+        "seconds": round(seconds, 2),
+        "lists_per_s": round(stats.lists_written / seconds, 1) if seconds else None,
+        "entries_per_s": round(stats.entries_written / seconds, 1) if seconds else None,
     }
 
 
@@ -129,10 +118,10 @@ def _plan(table, sequence, concurrency):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--items", type=int, default=20000, help="list items of a full publish")
+    parser.add_argument("--items", type=int, default=20000, help="ranked entries of a full publish (/ K = lists)")
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--writers", type=int, default=2, help="parallel writer processes (Spark task slots)")
-    parser.add_argument("--concurrency", default="4,8", help="BatchWriteItem calls in flight per writer")
+    parser.add_argument("--concurrency", default="4,8,16", help="conditional puts in flight per writer")
     parser.add_argument("--changed", type=float, default=0.05, help="share of entities changed on the steady day")
     parser.add_argument("--out", default=".local/bench/publish.json")
     args = parser.parse_args(argv)
@@ -166,28 +155,28 @@ def main(argv: list[str] | None = None) -> int:
             log.warning("could not delete scratch table %s", table)
 
     endpoint = settings.endpoints.get("dynamodb") or "aws"
-    print(f"\nDynamoDB publish ({endpoint}): {args.items} items = {n_entities} lists x K={args.k}, "
-          f"{args.writers} writer processes, 25 items per BatchWriteItem")  # fmt: skip
-    print(f"{'run':>12} {'conc':>5} {'lists wr/kept':>14} {'items':>7} {'items/s':>9} {'pointers/s':>10} "
-          f"{'seconds':>8} {'calls':>6} {'retries':>7}")  # fmt: skip
+    print(f"\nDynamoDB publish ({endpoint}): {args.items} ranked entries = {n_entities} lists x K={args.k}, "
+          f"{args.writers} writer processes, one conditional put per list")  # fmt: skip
+    print(f"{'run':>12} {'conc':>5} {'lists wr/kept':>14} {'entries':>8} {'lists/s':>8} {'entries/s':>10} "
+          f"{'seconds':>8} {'diff reads':>10}")  # fmt: skip
     for name, r in [*(("full", r) for r in full), ("steady day", steady)]:
         print(f"{name:>12} {r['concurrency']:>5} {str(r['lists_written']) + '/' + str(r['lists_kept']):>14} "
-              f"{r['items_written']:>7} {r['items_per_s']!s:>9} {r['pointers_per_s']!s:>10} {r['seconds']:>8} "
-              f"{r['batch_calls']:>6} {r['unprocessed_retries']:>7}")  # fmt: skip
-    best = max(full, key=lambda r: r["items_per_s"] or 0)
+              f"{r['entries_written']:>8} {r['lists_per_s']!s:>8} {r['entries_per_s']!s:>10} {r['seconds']:>8} "
+              f"{r['diff_reads']:>10}")  # fmt: skip
+    best = max(full, key=lambda r: r["lists_per_s"] or 0)
     summary = {
-        "endpoint": endpoint, "items": args.items, "k": args.k, "writers": args.writers, "lists": n_entities,
-        "full_publish_items_per_s": best["items_per_s"], "full_publish_seconds": best["seconds"],
-        "steady_day_changed_share": args.changed, "steady_day_items_written": steady["items_written"],
-        "steady_day_items_kept": steady["items_kept"], "steady_day_lists_written": steady["lists_written"],
-        "steady_day_lists_kept": steady["lists_kept"], "steady_day_seconds": steady["seconds"],
-        "full": full, "steady_day": steady,
+        "endpoint": endpoint, "entries": args.items, "k": args.k, "writers": args.writers, "lists": n_entities,
+        "full_publish_lists_per_s": best["lists_per_s"], "full_publish_entries_per_s": best["entries_per_s"],
+        "full_publish_seconds": best["seconds"], "best_concurrency": best["concurrency"],
+        "steady_day_changed_share": args.changed, "steady_day_lists_written": steady["lists_written"],
+        "steady_day_lists_kept": steady["lists_kept"], "steady_day_entries_written": steady["entries_written"],
+        "steady_day_seconds": steady["seconds"], "full": full, "steady_day": steady,
     }  # fmt: skip
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2))
-    print(f"steady day: {steady['items_written']} of {best['items_written']} items written "
-          f"({steady['lists_written']} lists written, {steady['lists_kept']} kept)\nJSON: {out}")  # fmt: skip
+    print(f"steady day: {steady['lists_written']} of {best['lists_written']} lists written "
+          f"({steady['entries_written']} entries; {steady['lists_kept']} lists kept)\nJSON: {out}")  # fmt: skip
     return 0
 
 

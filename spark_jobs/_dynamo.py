@@ -1,12 +1,12 @@
-"""DynamoDB serving-table keys, items, key validation and resilient batch I/O (no Spark here).
+"""DynamoDB serving-table keys, items, key validation and resilient I/O (no Spark here).
 
 Layout (docs/contracts.md, "DynamoDB serving table"): every entity (candidate or job) owns a partition
-`T#<tenant>#CAND|JOB#<id>` holding its ranked lists, one *generation* per list written, and its
-`CURRENT` pointer naming the generation readers use. A list item's sort key is
-`G#<generation>#R#<rank>#<other kind>#<other id>`, so one Query on the generation's prefix returns
-the list in rank order and nothing of any other generation (a re-published run never mixes with
-the items it replaced, which expire by TTL). Each tenant has one run pointer `T#<tenant>#RUN`
-(newest published run order, moved only forward) and the table one publish sequence counter.
+`T#<tenant>#CAND|JOB#<id>` whose `CURRENT` item holds its whole ranked list of the latest publish that
+changed it (`entries`, best first) with the run, publish generation and content digest that wrote it.
+One item per list: a publish writes one conditional put per changed entity, a reader does one GetItem,
+and a reader sees an entity's old list or its new one, never a mix. Each tenant has one run pointer
+`T#<tenant>#RUN` (newest published run order, moved only forward) and the table one publish sequence
+counter. Lists of the older layout (one item per rank under `G#<generation>#R#…`) are still read.
 """
 
 from __future__ import annotations
@@ -18,16 +18,17 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 
 log = logging.getLogger(__name__)
 
-BATCH_LIMIT = 25  # BatchWriteItem maximum
 BATCH_GET_LIMIT = 100  # BatchGetItem maximum
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit
+LAYOUT = 2  # the CURRENT item holds the list (1: one item per rank under the generation, pointer apart)
 COMPONENTS = ("semantic", "skills", "experience", "location", "salary")
 KINDS = {"CAND": "JOB", "JOB": "CAND"}  # list owner kind → the kind of the ids in its list
 POINTER_SK = "CURRENT"
@@ -87,11 +88,8 @@ def tenant_run_pk(tenant_id: str) -> str:
 
 
 def generation_prefix(generation: str) -> str:
+    """Sort-key prefix of a layout-1 list's items (read only: publish no longer writes them)."""
     return f"G#{generation}#R#"
-
-
-def list_sk(generation: str, rank: int, kind: str, other_id: str) -> str:
-    return f"{generation_prefix(generation)}{int(rank):05d}#{KINDS[kind]}#{other_id}"
 
 
 def make_generation(run_id: str, sequence: int) -> str:
@@ -145,56 +143,66 @@ class EntityList:
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
-def list_items(entity: EntityList, generation: str, run_id: str, expires_at: int) -> list[dict]:
-    """The list's items under its generation; candidate_id/job_id name both sides of each pair."""
-    owner_attr, other_attr = ("candidate_id", "job_id") if entity.kind == "CAND" else ("job_id", "candidate_id")
-    pk = entity.pk
-    items = []
+OWNER_ATTR = {"CAND": "candidate_id", "JOB": "job_id"}  # the list owner's id attribute
+OTHER_ATTR = {"CAND": "job_id", "JOB": "candidate_id"}  # a list owner's entries name the other side
+
+
+def list_entries(entity: EntityList) -> dict:
+    """The ranked entries as one DynamoDB list: rank, the other side's id, score, the components
+    (omitted when null, never written as 0) and the skill explanation."""
+    other_attr = OTHER_ATTR[entity.kind]
+    entries = []
     for e in entity.entries:
-        other = check_entity(e["other_id"])
-        item = {
-            "PK": {"S": pk},
-            "SK": {"S": list_sk(generation, e["rank"], entity.kind, other)},
-            "tenant_id": {"S": entity.tenant_id},
-            owner_attr: {"S": entity.entity_id},
-            other_attr: {"S": other},
+        entry = {
             "rank": {"N": str(int(e["rank"]))},
-            "run_id": {"S": run_id},
-            "expires_at": {"N": str(int(expires_at))},
+            other_attr: {"S": check_entity(e["other_id"])},
             "matched_skills": _strings(e.get("matched_skills")),
             "missing_essential": _strings(e.get("missing_essential")),
             "missing_optional": _strings(e.get("missing_optional")),
         }
-        for name in ("score", *COMPONENTS):  # a null component is omitted, never written as 0
+        for name in ("score", *COMPONENTS):
             if e.get(name) is not None:
-                item[name] = _number(e[name])
-        items.append(item)
-    return items
+                entry[name] = _number(e[name])
+        entries.append({"M": entry})
+    return {"L": entries}
 
 
-def pointer_item(
+def current_item(
     entity: EntityList, *, generation: str, run_id: str, run_order: str, expires_at: int, published_at: str
 ) -> dict:
-    """The entity's CURRENT pointer: the generation holding its list (no TTL: it is replaced, not aged).
+    """The entity's CURRENT item: its whole ranked list and which publish wrote it.
 
-    `list_expires_at` is when that generation's items expire; publish rewrites a kept list before then.
+    `expires_at` (TTL) is refreshed by every publish that has the entity (a kept list is rewritten before
+    it gets close), so only the lists of entities that left the marketplace age out.
     """
     item = {
         "PK": {"S": entity.pk},
         "SK": {"S": POINTER_SK},
         "tenant_id": {"S": entity.tenant_id},
+        OWNER_ATTR[entity.kind]: {"S": entity.entity_id},
+        "layout": {"N": str(LAYOUT)},
         "generation": {"S": generation},
         "run_id": {"S": run_id},
         "run_order": {"S": run_order},
         "digest": {"S": entity.digest},
-        "items": {"N": str(len(entity.entries))},
-        "list_expires_at": {"N": str(int(expires_at))},
+        "entry_count": {"N": str(len(entity.entries))},
+        "entries": list_entries(entity),
+        "expires_at": {"N": str(int(expires_at))},
         "published_at": {"S": published_at},
     }
     for attr in ("weights_version", "model_version"):
         if getattr(entity, attr):
             item[attr] = {"S": str(getattr(entity, attr))}
+    size = item_bytes(item)
+    if size > MAX_ITEM_BYTES:
+        raise PublishError(f"the list of {entity.pk} is {size} bytes, over DynamoDB's {MAX_ITEM_BYTES}-byte item "
+                           f"limit ({len(entity.entries)} entries): publish a smaller K")  # fmt: skip
     return item
+
+
+def item_bytes(item: dict) -> int:
+    """An upper bound of DynamoDB's size of an item (attribute names + values; JSON adds some quoting)."""
+    return len(json.dumps(item, separators=(",", ":")).encode())
 
 
 def dynamodb_client(client_kwargs: dict, pool: int = 32):
@@ -244,13 +252,20 @@ def tenant_run(client, table: str, tenant_id: str) -> dict | None:
     return response.get("Item")
 
 
-def read_pointers(client, table: str, pks: Sequence[str], max_attempts: int = 8, sleep=time.sleep) -> dict:
-    """CURRENT pointers of up to 100 entities (consistent reads), retrying UnprocessedKeys. pk → item."""
+# What the diff needs of a CURRENT item — not its entries (a list can be tens of KB).
+DIFF_ATTRIBUTES = ("PK", "layout", "run_order", "digest", "entry_count", "expires_at")
+
+
+def read_current(client, table: str, pks: Sequence[str], max_attempts: int = 8, sleep=time.sleep) -> dict:
+    """The diff attributes of up to 100 entities' CURRENT items (consistent reads), retrying
+    UnprocessedKeys. pk → item (without its entries)."""
     if len(pks) > BATCH_GET_LIMIT:
         raise ValueError(f"a BatchGetItem reads at most {BATCH_GET_LIMIT} keys, got {len(pks)}")
     found: dict[str, dict] = {}
+    names = {f"#a{i}": name for i, name in enumerate(DIFF_ATTRIBUTES)}
     request = {table: {"Keys": [{"PK": {"S": pk}, "SK": {"S": POINTER_SK}} for pk in dict.fromkeys(pks)],
-                       "ConsistentRead": True}}  # fmt: skip
+                       "ConsistentRead": True, "ProjectionExpression": ", ".join(names),
+                       "ExpressionAttributeNames": names}}  # fmt: skip
     for attempt in range(max_attempts):
         if attempt:
             sleep(random.uniform(0, min(5.0, 0.05 * 2**attempt)))
@@ -260,87 +275,16 @@ def read_pointers(client, table: str, pks: Sequence[str], max_attempts: int = 8,
         request = response.get("UnprocessedKeys") or {}
         if not request.get(table, {}).get("Keys"):
             return found
-    raise PublishError(f"pointers still unread after {max_attempts} BatchGetItem attempts on {table}")
+    raise PublishError(f"CURRENT items still unread after {max_attempts} BatchGetItem attempts on {table}")
 
 
-@dataclass
-class WriteStats:
-    items: int = 0
-    batches: int = 0
-    retries: int = 0  # BatchWriteItem calls that only re-sent UnprocessedItems
-    throttled_items: int = 0  # items DynamoDB handed back at least once
-
-    def add(self, other: WriteStats) -> None:
-        self.items += other.items
-        self.batches += other.batches
-        self.retries += other.retries
-        self.throttled_items += other.throttled_items
-
-    def as_dict(self) -> dict:
-        return {
-            "items": self.items,
-            "batches": self.batches,
-            "retries": self.retries,
-            "throttled_items": self.throttled_items,
-        }
-
-
-@dataclass
-class BatchWriter:
-    """BatchWriteItem with UnprocessedItems retry (exponential backoff, full jitter), bounded concurrency."""
-
-    client: object
-    table: str
-    concurrency: int = 4
-    max_attempts: int = 8
-    base_delay: float = 0.05
-    max_delay: float = 5.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
-
-    def write_batch(self, items: Sequence[dict]) -> WriteStats:
-        """Write ≤ 25 items; re-send whatever DynamoDB returns unprocessed until none is left."""
-        if len(items) > BATCH_LIMIT:
-            raise ValueError(f"a batch holds at most {BATCH_LIMIT} items, got {len(items)}")
-        stats = WriteStats(items=len(items))
-        pending = [{"PutRequest": {"Item": item}} for item in items]
-        for attempt in range(self.max_attempts):
-            if not pending:
-                return stats
-            if attempt:
-                stats.retries += 1
-                cap = min(self.max_delay, self.base_delay * 2**attempt)
-                self.sleep(random.uniform(0, cap))
-            response = self.client.batch_write_item(RequestItems={self.table: pending})
-            stats.batches += 1
-            pending = response.get("UnprocessedItems", {}).get(self.table, [])
-            stats.throttled_items += len(pending)
-        if pending:
-            raise PublishError(
-                f"{len(pending)} item(s) still unprocessed after {self.max_attempts} attempts on {self.table}"
-            )
-        return stats
-
-    def write_all(self, items: Iterable[dict]) -> WriteStats:
-        """Write every item, `concurrency` batches in flight; at most 2× that queued (never the whole run)."""
-        total = WriteStats()
-        queued: deque = deque()
-        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
-            for batch in chunks(items, BATCH_LIMIT):
-                queued.append(pool.submit(self.write_batch, batch))
-                if len(queued) >= 2 * max(1, self.concurrency):  # back-pressure on the oldest batch only
-                    total.add(queued.popleft().result())
-            while queued:
-                total.add(queued.popleft().result())
-        return total
-
-
-def put_pointer(client, table: str, pointer: dict) -> bool:
-    """Conditional put: a CURRENT pointer only moves forward in run order. False: a newer run holds it."""
+def put_current(client, table: str, item: dict) -> bool:
+    """Conditional put: a CURRENT item only moves forward in run order. False: a newer run holds it."""
     try:
         client.put_item(
-            TableName=table, Item=pointer,
+            TableName=table, Item=item,
             ConditionExpression="attribute_not_exists(run_order) OR run_order < :order",
-            ExpressionAttributeValues={":order": pointer["run_order"]},
+            ExpressionAttributeValues={":order": item["run_order"]},
         )  # fmt: skip
         return True
     except Exception as exc:  # botocore's ClientError
@@ -349,20 +293,19 @@ def put_pointer(client, table: str, pointer: dict) -> bool:
         raise
 
 
-def write_pointers(client, table: str, pointers: Iterable[dict], concurrency: int = 8) -> tuple[int, int]:
-    """Write CURRENT pointers (conditional puts, `concurrency` in flight). Returns (written, superseded)."""
-    written = superseded = 0
+def write_current(client, table: str, items: Iterable[dict], concurrency: int = 8) -> list[bool]:
+    """Write CURRENT items (conditional puts, `concurrency` in flight; at most 4× that queued, never the
+    whole run). Returns each item's outcome in order: True written, False a newer run holds it."""
+    outcomes: list[bool] = []
     queued: deque = deque()
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for pointer in pointers:
-            queued.append(pool.submit(put_pointer, client, table, pointer))
+        for item in items:
+            queued.append(pool.submit(put_current, client, table, item))
             if len(queued) >= 4 * max(1, concurrency):
-                ok = queued.popleft().result()
-                written, superseded = written + ok, superseded + (not ok)
+                outcomes.append(queued.popleft().result())
         while queued:
-            ok = queued.popleft().result()
-            written, superseded = written + ok, superseded + (not ok)
-    return written, superseded
+            outcomes.append(queued.popleft().result())
+    return outcomes
 
 
 def chunks(items: Iterable[dict], size: int):

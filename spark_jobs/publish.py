@@ -1,19 +1,19 @@
 """Publish an audited match run to the DynamoDB serving table, then announce it on EventBridge.
 
-Every entity (candidate, job) of the run owns one ranked list; readers follow its CURRENT pointer to
-the *generation* holding that list (docs/contracts.md). A publish:
+Every entity (candidate, job) of the run owns one ranked list, held whole in its CURRENT item
+(docs/contracts.md). A publish:
 1. refuses a run the quality gate did not audit, and keys serving cannot hold ('#', an empty id, a
    tenant that is not a slug, a match whose candidate or job is not in the run's tenant profiles); the
    tenants are checked once more in Python before the first write (`checked_tenants`);
 2. takes the next publish sequence (an atomic counter): generation `<run_id>.p<seq>`, run order
    `<run_date>#<seq>`; moves each tenant's run pointer forward — conditionally, so a backfill of an
    older date finds a newer run served and leaves that tenant alone (nothing written);
-3. per Spark partition, diffs each entity's new list against the list its pointer names and writes
-   only the changed lists' items (BatchWriteItem, UnprocessedItems retry, bounded concurrency);
-4. only then the changed entities' pointers (conditional puts: a pointer never moves backwards);
-5. one MatchesReady event; the ledger says published. The counts say what was written and kept.
-Re-publishing a run with changed inputs writes a new generation: stale items are never read again
-and expire by TTL.
+3. per Spark partition, diffs each entity's new list against its CURRENT item's digest and replaces
+   only the changed ones: one conditional put per list (it only moves forward in run order), a
+   bounded number in flight; a tenant a newer publish took over meanwhile is left to it;
+4. one MatchesReady event; the ledger says published. The counts say what was written and kept.
+A reader sees an entity's old list or its new one, never a mix (one item). Lists of entities that
+leave the marketplace expire by TTL; the lists of every entity of a run are refreshed before then.
 
 CLI: python -m spark_jobs.publish --run-date 2026-11-22
 """
@@ -42,7 +42,6 @@ from spark_jobs._dynamo import (
     make_run_order,
     next_publish_sequence,
     tenant_run,
-    write_pointers,
 )
 from spark_jobs._lake import check_run_date, read_profiles, utc_now
 from spark_jobs._publish_lists import ListStats, PublishPlan, checked_tenants, write_changed_lists
@@ -50,10 +49,9 @@ from spark_jobs._publish_lists import ListStats, PublishPlan, checked_tenants, w
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_DAYS = 30
-# A kept list is rewritten once its items have fewer days to live than this (TTL must never catch it).
+# A kept list is rewritten once it has fewer days to live than this (TTL must never catch it).
 REFRESH_DAYS = 7
-DEFAULT_CONCURRENCY = 4
-POINTER_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = 8  # conditional puts in flight per Spark task
 # Not "marketplace.*": that prefix is routed to the ingestion landing queue (domain events only).
 EVENT_SOURCE = "platform.matching"
 EVENT_DETAIL_TYPE = "MatchesReady"
@@ -86,7 +84,7 @@ def entity_lists(matches, entities):
     """One row per entity: its ranked entries (array of structs, rank ascending; empty when unmatched).
 
     Each direction's rows become the owner's list: a candidate's jobs, a job's candidates. Entities of
-    the run without a match get an empty list, so a closed job's pointer moves to a list with nothing.
+    the run without a match get an empty list, so a closed job's CURRENT item becomes an empty list.
     """
     from pyspark.sql import functions as F
 
@@ -147,18 +145,9 @@ def _entity(row, weights_version, model_version) -> EntityList:
 
 
 def _publish_partition(rows, *, plan: PublishPlan, client_kwargs: dict, versions: tuple):
-    """Runs on an executor: write this partition's changed lists; yield its stats, then its pointers."""
+    """Runs on an executor: replace this partition's changed lists; yield its stats."""
     client = dynamodb_client(client_kwargs)
-    stats, pointers = write_changed_lists(client, plan, (_entity(row, *versions) for row in rows))
-    yield ("stats", stats.as_dict())
-    for pointer in pointers:
-        yield ("pointer", pointer)
-
-
-def _pointer_partition(records, *, table: str, client_kwargs: dict):
-    written, superseded = write_pointers(dynamodb_client(client_kwargs), table, (p for _, p in records),
-                                         concurrency=POINTER_CONCURRENCY)  # fmt: skip
-    yield (written, superseded)
+    yield write_changed_lists(client, plan, (_entity(row, *versions) for row in rows)).as_dict()
 
 
 def announce(run: dict, tenants: dict[str, int], event_client=None) -> str:
@@ -196,7 +185,6 @@ def run(
     spark=None,
 ) -> dict:
     """Publish the audited run of ``run_date``; returns counts for the run summary."""
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     from spark_jobs.session import get_spark
@@ -238,30 +226,20 @@ def run(
         log.warning("run %s: a newer run is served for tenants %s; left alone", run_id, superseded_tenants)
 
     stats = ListStats()
-    pointers_written = pointers_superseded = 0
     if served:
         lists = entity_lists(matches, entities.where(F.col("tenant_id").isin(served)))
         lists = lists.where(F.col("tenant_id").isin(served)).repartition(spark.sparkContext.defaultParallelism)
         versions = (ledger.get("weights_version"), ledger.get("model_version"))
-        written = lists.rdd.mapPartitions(
+        for part in lists.rdd.mapPartitions(
             partial(_publish_partition, plan=plan, client_kwargs=client_kwargs, versions=versions)
-        ).persist(StorageLevel.MEMORY_AND_DISK)
-        for part in written.filter(lambda r: r[0] == "stats").map(lambda r: r[1]).collect():
+        ).collect():
             stats.add(part)
         log.info("run %s: %s", run_id, stats.as_dict())
-        # A newer publish that started meanwhile owns the tenant now: leave its pointers to it (the
-        # conditional puts below guard each pointer; this also covers the lists that one keeps).
+        # A newer publish that started meanwhile owns the tenant now (the writers stopped writing for it).
         overtaken = [t for t in served if tenant_run(client, table, t)["run_order"]["S"] != plan.run_order]
         if overtaken:
-            log.warning("run %s: a newer publish took over tenants %s; their pointers are left to it", run_id, overtaken)
+            log.warning("run %s: a newer publish took over tenants %s; their lists are left to it", run_id, overtaken)
             superseded_tenants += overtaken
-        owned = set(served) - set(overtaken)
-        # Pointers last: every changed list's items are in before any reader is sent to them.
-        pointers = written.filter(lambda r: r[0] == "pointer" and r[1]["tenant_id"]["S"] in owned)
-        for ok, lost in pointers.mapPartitions(partial(_pointer_partition, table=table,
-                                                       client_kwargs=client_kwargs)).collect():  # fmt: skip
-            pointers_written, pointers_superseded = pointers_written + ok, pointers_superseded + lost
-        written.unpersist()
     seconds = time.perf_counter() - started
 
     pairs = matches.where(F.col("tenant_id").isin(served)).select("tenant_id", "candidate_id", "job_id").distinct()
@@ -277,19 +255,11 @@ def run(
         "run_id": run_id,
         "generation": plan.generation,
         "match_rows": match_rows,
-        "lists_written": stats.lists_written,
-        "lists_refreshed": stats.lists_refreshed,
-        "lists_kept": stats.lists_kept,
-        "lists_superseded": stats.lists_superseded,
-        "items_written": stats.items_written,
-        "items_kept": stats.items_kept,
-        "pointers_written": pointers_written,
-        "pointers_superseded": pointers_superseded,
-        "batch_calls": stats.batch_calls,
-        "unprocessed_retries": stats.unprocessed_retries,
+        **stats.as_dict(),
         "tenants": len(served),
         "tenants_superseded": superseded_tenants,
-        "items_per_s": round(stats.items_written / seconds, 1) if seconds else None,
+        "lists_per_s": round(stats.lists_written / seconds, 1) if seconds else None,
+        "entries_per_s": round(stats.entries_written / seconds, 1) if seconds else None,
         "event_id": event_id,
     }
 

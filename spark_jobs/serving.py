@@ -1,8 +1,9 @@
 """Read API over the serving table: a candidate's top jobs / a job's top candidates, with explanations.
 
-Each read is one GetItem (the entity's CURRENT pointer, which names the generation holding its list)
-plus one Query on that generation's prefix with Limit=K: the sort key carries the rank, so the first
-page is the top-K in order, and no item of another generation (a replaced run) is ever read. The ids
+Each read is one GetItem, strongly consistent: the entity's CURRENT item holds its whole ranked list
+(best first) of the publish that last changed it, so a reader never sees a mix of two runs. (A list
+of the older layout — a pointer naming a generation of per-rank items — is read with one Query on that
+generation's prefix, Limit=K, until the next publish rewrites it as one item.) The ids
 are checked before any key is built ('#' is refused), and a tenant that never had a run published is
 an `UnknownTenant` error, not an empty answer. Nothing here needs Spark; the notification service and
 the web app can import it as is.
@@ -23,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from common.config import get_settings
 from spark_jobs._dynamo import (
     COMPONENTS,
+    OWNER_ATTR,
     POINTER_SK,
     ServingKeyError,
     UnknownTenant,
@@ -68,7 +70,9 @@ def _attr(item: dict, name: str):
     return None
 
 
-def _to_match(item: dict, rank: int) -> Match:
+def _to_match(item: dict, rank: int, owner: dict) -> Match:
+    """One entry of a list (`owner`: the list owner's id attribute, which a layout-2 entry leaves out)."""
+    item = {**owner, **item}
     return Match(
         rank=rank,
         candidate_id=_attr(item, "candidate_id"),
@@ -108,7 +112,12 @@ def _top_of_current_list(tenant_id, side, entity_id, pk, k, dynamodb) -> TopMatc
             raise UnknownTenant(f"unknown tenant {tenant_id!r}: no match run was ever published for it in {table}")
         return TopMatches(tenant_id, side, entity_id, None, [])
     generation, run_id = pointer["generation"]["S"], pointer["run_id"]["S"]
-    matches: list[Match] = []
+    owner = {OWNER_ATTR[pk.split("#")[2]]: {"S": entity_id}}
+    if "entries" in pointer:
+        entries = [e["M"] for e in pointer["entries"]["L"][: max(k, 0)]]
+        return TopMatches(tenant_id, side, entity_id, run_id, [_to_match(e, i + 1, owner) for i, e in enumerate(entries)],
+                          generation)  # fmt: skip
+    matches: list[Match] = []  # a layout-1 pointer: its list is the generation's per-rank items
     if int(pointer.get("items", {}).get("N", "1")) and k > 0:
         response = dynamodb.query(
             TableName=table,
@@ -118,7 +127,7 @@ def _top_of_current_list(tenant_id, side, entity_id, pk, k, dynamodb) -> TopMatc
             Limit=k,
             ConsistentRead=True,
         )
-        matches = [_to_match(item, i + 1) for i, item in enumerate(response.get("Items", []))]
+        matches = [_to_match(item, i + 1, owner) for i, item in enumerate(response.get("Items", []))]
     return TopMatches(tenant_id, side, entity_id, run_id, matches, generation)
 
 

@@ -37,7 +37,7 @@ class MatchServing(Construct):
             "MatchTable",
             table_name=names.DYNAMODB_TABLE,
             partition_key=dynamodb.Attribute(name="PK", type=string),  # T#<tenant>#CAND|JOB#<id> | T#<tenant>#RUN
-            sort_key=dynamodb.Attribute(name="SK", type=string),  # G#<generation>#R#<rank>#… | CURRENT
+            sort_key=dynamodb.Attribute(name="SK", type=string),  # CURRENT (a whole list, docs/contracts.md) | SEQUENCE
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,  # nightly bursts, idle in between
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
             encryption_key=lake.key,

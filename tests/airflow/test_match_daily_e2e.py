@@ -206,23 +206,26 @@ def test_match_daily_publishes_to_dynamodb_and_builds_the_marts(stack):
     run_id = publish["run_id"]
     assert run_id.startswith(f"{RUN_DATE}T")
     items = _dynamo_items(env)
-    run_items = [i for i in items if i["SK"]["S"].startswith(f"G#{publish['generation']}#")]
-    pointers = [i for i in items if i["SK"]["S"] == "CURRENT" and i["PK"]["S"].count("#") == 3]  # entities
-    assert run_items and len(run_items) == publish["items_written"]
-    assert pointers and len(pointers) == publish["pointers_written"]
-    assert all(p["run_id"]["S"] == run_id for p in pointers)
+    lists = [i for i in items if i["SK"]["S"] == "CURRENT" and i["PK"]["S"].count("#") == 3]  # entities' lists
+    written = [i for i in lists if i["generation"]["S"] == publish["generation"]]
+    assert written and len(written) == publish["lists_written"]
+    assert sum(len(i["entries"]["L"]) for i in written) == publish["entries_written"] > 0
+    assert all(i["run_id"]["S"] == run_id for i in lists)
     # Never a match across tenants: both sides of every served pair are joined to the tenant their own
     # profile has (gold profiles), not compared with a field of the same item.
     profiles = _profile_keys(env)
-    for item in run_items:
+    for item in lists:
         tenant = item["PK"]["S"].split("#")[1]
         owner = "CAND" if "#CAND#" in item["PK"]["S"] else "JOB"  # a candidate's jobs | a job's candidates
-        assert item["PK"]["S"] == f"T#{tenant}#{owner}#{item['candidate_id' if owner == 'CAND' else 'job_id']['S']}"
-        assert (tenant, item["candidate_id"]["S"]) in profiles["candidate"], item["PK"]
-        assert (tenant, item["job_id"]["S"]) in profiles["job"], (item["PK"], item["job_id"])
-        if "score" in item:
-            assert 0 <= float(item["score"]["N"]) <= 1
-    assert any("#JOB#" in item["PK"]["S"] for item in run_items), "no job -> candidates lists"
+        owner_attr, other_attr = ("candidate_id", "job_id") if owner == "CAND" else ("job_id", "candidate_id")
+        assert item["PK"]["S"] == f"T#{tenant}#{owner}#{item[owner_attr]['S']}"
+        for entry in (e["M"] for e in item["entries"]["L"]):
+            pair = {owner_attr: item[owner_attr]["S"], other_attr: entry[other_attr]["S"]}
+            assert (tenant, pair["candidate_id"]) in profiles["candidate"], item["PK"]
+            assert (tenant, pair["job_id"]) in profiles["job"], (item["PK"], pair)
+            if "score" in entry:
+                assert 0 <= float(entry["score"]["N"]) <= 1
+    assert any("#JOB#" in i["PK"]["S"] and i["entries"]["L"] for i in lists), "no job -> candidates lists"
     RESULTS["dynamo_after_publish"] = sorted(json.dumps(i, sort_keys=True) for i in items)
     RESULTS["run_id"] = run_id
 

@@ -78,7 +78,7 @@ def test_publish_writes_dynamodb_and_the_serving_path_reads_it_back(aws_day):
     from spark_jobs import serving
 
     published = aws_day["publish"]
-    assert published["items_written"] > 0 and published["pointers_written"] > 0
+    assert published["entries_written"] > 0 and published["lists_written"] > 0
     from common.lake_client import get_lake_client
 
     items = get_lake_client().read_dynamodb()  # awswrangler's DynamoDB scan, through the lake client

@@ -116,6 +116,7 @@ DAY1_J2C = {"J1": [("C1", 0.9), ("C3", 0.4)], "J2": [("C1", 0.99), ("C2", 0.3)],
 
 def test_republish_of_a_date_with_changed_inputs_serves_exactly_the_new_top_k(spark, lake):
     """J2 closes and scores move; the same date is re-run: no stale item, no duplicate, no closed job."""
+    from common.aws import client
     from spark_jobs import publish
 
     write_run(spark, "2026-11-22", DAY1_C2J, DAY1_J2C)
@@ -132,7 +133,10 @@ def test_republish_of_a_date_with_changed_inputs_serves_exactly_the_new_top_k(sp
     assert again["run_id"] == first["run_id"]
     # Only what changed was written: C1, C2, J1, J3 (and J2's now empty list); C3's list is kept.
     assert again["lists_written"] == 5 and again["lists_kept"] == 1
-    assert again["items_written"] == 4 * 2 and again["items_kept"] == 2
+    assert again["entries_written"] == 4 * 2 and again["entries_kept"] == 2
+    # One item per list, however long: 6 entities' CURRENT items, the tenant's run pointer, the sequence.
+    items = client("dynamodb").scan(TableName=lake.dynamodb_table)["Items"]
+    assert len(items) == 6 + 1 + 1 and {i["SK"]["S"] for i in items} == {"CURRENT", "SEQUENCE"}
 
 
 def test_a_backfill_of_an_older_date_never_rolls_serving_back(spark, lake):
@@ -155,8 +159,8 @@ def test_a_backfill_of_an_older_date_never_rolls_serving_back(spark, lake):
     assert served(TENANT, **everyone) == {**day3_c2j, **day3_j2c}
     assert serving.top_jobs_for_candidate(TENANT, "C1").run_id == day3
     assert serving.top_jobs_for_candidate(TENANT, "C3").run_id == day1  # its list was written by day 1
-    assert late["tenants_superseded"] == [TENANT] and late["items_written"] == 0
-    assert steady["lists_written"] == 3 and steady["lists_kept"] == 3 and steady["items_written"] == 6
+    assert late["tenants_superseded"] == [TENANT] and late["lists_written"] == 0
+    assert steady["lists_written"] == 3 and steady["lists_kept"] == 3 and steady["entries_written"] == 6
 
     # Serving still moves forward after a backfill.
     day4_c2j = {**day3_c2j, "C3": [("J3", 0.7), ("J2", 0.1)]}
@@ -231,28 +235,65 @@ def _move_matches(spark, from_run_id: str, run_date: str) -> None:
     extra.drop("run_id").write.mode("append").parquet(f"{table_uri('gold', 'matches')}/run_id={run_id}")
 
 
-def test_an_entity_pointer_only_moves_forward_in_run_order(lake):
+def test_an_entity_list_only_moves_forward_in_run_order(lake):
     """The conditional put itself, against dynalite: older orders are refused, newer ones accepted."""
     from common.aws import client
-    from spark_jobs._dynamo import EntityList, make_run_order, pointer_item, put_pointer, write_pointers
+    from spark_jobs._dynamo import EntityList, current_item, make_run_order, put_current, write_current
 
     ddb, table = client("dynamodb"), lake.dynamodb_table
     entity = EntityList(TENANT, "CAND", "C1", [])
 
-    def pointer(date, seq):
-        return pointer_item(entity, generation=f"g{seq}", run_id=date, run_order=make_run_order(date, seq),
+    def item(date, seq):
+        return current_item(entity, generation=f"g{seq}", run_id=date, run_order=make_run_order(date, seq),
                             expires_at=1, published_at="t")  # fmt: skip
 
     def served_generation():
         key = {"PK": {"S": entity.pk}, "SK": {"S": "CURRENT"}}
         return ddb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]["generation"]["S"]
 
-    assert put_pointer(ddb, table, pointer("2026-11-22", 5))
-    assert not put_pointer(ddb, table, pointer("2026-11-21", 9))  # a backfill, even with a later sequence
-    assert not put_pointer(ddb, table, pointer("2026-11-22", 5))  # the same publish again
+    assert put_current(ddb, table, item("2026-11-22", 5))
+    assert not put_current(ddb, table, item("2026-11-21", 9))  # a backfill, even with a later sequence
+    assert not put_current(ddb, table, item("2026-11-22", 5))  # the same publish again
     assert served_generation() == "g5"
-    assert write_pointers(ddb, table, [pointer("2026-11-22", 4), pointer("2026-11-22", 6)]) == (1, 1)
+    assert write_current(ddb, table, [item("2026-11-22", 4), item("2026-11-22", 6)]) == [False, True]
     assert served_generation() == "g6"
+
+
+def test_a_table_of_the_per_rank_layout_is_served_until_the_next_publish_rewrites_it(spark, lake):
+    """Upgrade path: lists written by the older publish (a pointer naming a generation of per-rank items)
+    are read as they are; the next publish rewrites each as one item, even where its content is equal."""
+    from common.aws import client
+    from spark_jobs import publish
+    from spark_jobs._dynamo import EntityList, advance_tenant_run, make_run_order
+
+    ddb, table = client("dynamodb"), lake.dynamodb_table
+    old_order = make_run_order("2026-11-21", 1)
+    advance_tenant_run(ddb, table, TENANT, run_id="old", run_order=old_order, published_at="then")
+    for owner, ranked in {**DAY1_C2J, **DAY1_J2C}.items():
+        kind = "CAND" if owner.startswith("C") else "JOB"
+        owner_attr, other_attr = ("candidate_id", "job_id") if kind == "CAND" else ("job_id", "candidate_id")
+        # The very list the new publish computes, so only the layout tells the two apart.
+        entity = EntityList(TENANT, kind, owner, [
+            {"rank": rank, "other_id": other, "score": score, **COMPONENT_VALUES,
+             "matched_skills": ["Python (computer programming)"], "missing_essential": [], "missing_optional": ["SQL"]}
+            for rank, (other, score) in enumerate(ranked, start=1)], "w1", "test")  # fmt: skip
+        for rank, (other, score) in enumerate(ranked, start=1):
+            ddb.put_item(TableName=table, Item={
+                "PK": {"S": entity.pk}, "SK": {"S": f"G#old.p1#R#{rank:05d}#{'JOB' if kind == 'CAND' else 'CAND'}#{other}"},
+                "tenant_id": {"S": TENANT}, owner_attr: {"S": owner}, other_attr: {"S": other},
+                "rank": {"N": str(rank)}, "score": {"N": str(score)}})  # fmt: skip
+        ddb.put_item(TableName=table, Item={
+            "PK": {"S": entity.pk}, "SK": {"S": "CURRENT"}, "generation": {"S": "old.p1"}, "run_id": {"S": "old"},
+            "run_order": {"S": old_order}, "items": {"N": str(len(ranked))}, "digest": {"S": entity.digest}})  # fmt: skip
+    everyone = {"candidates": ("C1", "C2", "C3"), "jobs": ("J1", "J2", "J3")}
+    assert served(TENANT, **everyone) == {**DAY1_C2J, **DAY1_J2C}
+
+    write_run(spark, "2026-11-22", DAY1_C2J, DAY1_J2C)
+    upgraded = publish.run("2026-11-22", spark=spark)
+    assert upgraded["lists_written"] == 6 and upgraded["lists_kept"] == 0
+    assert served(TENANT, **everyone) == {**DAY1_C2J, **DAY1_J2C}
+    currents = [i for i in ddb.scan(TableName=table)["Items"] if i["SK"]["S"] == "CURRENT" and "#RUN" not in i["PK"]["S"]]
+    assert len(currents) == 6 and all("entries" in i and i["layout"]["N"] == "2" for i in currents)
 
 
 def test_read_api_cli_serves_the_current_lists_and_names_an_unknown_tenant(spark, lake, capsys):

@@ -192,8 +192,8 @@ def test_profiles_to_serving_end_to_end(spark, services):
 
     pub = publish.run(RUN_DATE, spark=spark)
     pairs = {(g.candidate_id, g.job_id) for g in gold}
-    # one item per entry of each direction's list; every profile's list (matched or not) and pointer
-    assert pub["items_written"] == len(gold) and pub["lists_written"] == pub["pointers_written"] == 4 + 4
+    # every entry of each direction's list, in one list per profile (matched or not)
+    assert pub["entries_written"] == len(gold) and pub["lists_written"] == 4 + 4 and pub["lists_superseded"] == 0
 
     top = serving.top_jobs_for_candidate("acme", "C1", k=5)
     assert top.run_id == m["run_id"] and [x.job_id for x in top.matches] == [g.job_id for g in c1]
@@ -228,8 +228,8 @@ def test_profiles_to_serving_end_to_end(spark, services):
     }
     quality_gate.run(RUN_DATE, spark=spark)
     again_pub = publish.run(RUN_DATE, spark=spark)  # nothing changed: nothing rewritten, all lists kept
-    assert again_pub["items_written"] == 0 and again_pub["lists_kept"] == 4 + 4
-    assert again_pub["items_kept"] == pub["items_written"]
+    assert again_pub["lists_written"] == 0 and again_pub["lists_kept"] == 4 + 4
+    assert again_pub["entries_kept"] == pub["entries_written"]
     after = _run_items(settings, m["run_id"])
     assert len(after) == len(before) and sorted(i["SK"]["S"] for i in after) == sorted(
         i["SK"]["S"] for i in before

@@ -1,5 +1,6 @@
-"""Serving-table keys and items, key validation, the diff decision, the BatchWriteItem retry path
-(botocore Stubber) and the read API (Stubber). Against real dynalite: tests/integration/test_serving_generations.py.
+"""Serving-table keys and items, key validation, the diff decision, the conditional-put writer, the
+projected diff read (botocore Stubber) and the read API (Stubber). Against real dynalite:
+tests/integration/test_serving_generations.py.
 """
 
 from __future__ import annotations
@@ -9,18 +10,19 @@ import pytest
 from botocore.stub import Stubber
 
 from spark_jobs._dynamo import (
-    BatchWriter,
+    MAX_ITEM_BYTES,
     EntityList,
     PublishError,
     ServingKeyError,
     candidate_pk,
+    current_item,
     entity_pk,
-    list_items,
-    list_sk,
+    item_bytes,
     make_generation,
     make_run_order,
-    pointer_item,
+    read_current,
     tenant_run_pk,
+    write_current,
 )
 
 pytestmark = pytest.mark.unit
@@ -48,15 +50,7 @@ def _list(entries=None, kind="CAND", entity="C1", tenant="acme", **versions):
 def test_keys_follow_the_contract():
     assert candidate_pk("acme", "C1") == "T#acme#CAND#C1"
     assert entity_pk("acme", "JOB", "J1") == "T#acme#JOB#J1" and tenant_run_pk("acme") == "T#acme#RUN"
-    gen = make_generation("2026-11-22Tw1", 7)
-    assert gen == "2026-11-22Tw1.p7"
-    assert list_sk(gen, 3, "CAND", "J1") == "G#2026-11-22Tw1.p7#R#00003#JOB#J1"
-    assert list_sk(gen, 12, "JOB", "C1") == "G#2026-11-22Tw1.p7#R#00012#CAND#C1"
-
-
-def test_list_sort_keys_sort_by_rank():
-    keys = [list_sk("g", rank, "CAND", f"J{rank}") for rank in (10, 2, 1, 100, 20)]
-    assert [int(k.split("#")[3]) for k in sorted(keys)] == [1, 2, 10, 20, 100]
+    assert make_generation("2026-11-22Tw1", 7) == "2026-11-22Tw1.p7"
 
 
 def test_run_order_sorts_by_date_then_publish_sequence():
@@ -71,22 +65,43 @@ def test_separators_and_empty_ids_never_become_keys(tenant, entity):
         candidate_pk(tenant, entity)
 
 
-def test_a_list_item_in_a_matched_job_names_both_sides():
-    item = list_items(_list(), "g1", "R", expires_at=1_800_000_000)[0]
-    assert item["PK"] == {"S": "T#acme#CAND#C1"} and item["SK"] == {"S": "G#g1#R#00001#JOB#J1"}
-    assert item["tenant_id"] == {"S": "acme"}  # tenant on every record, not only in the key
-    assert item["candidate_id"] == {"S": "C1"} and item["job_id"] == {"S": "J1"} and item["rank"] == {"N": "1"}
-    assert "salary" not in item  # null component omitted, not written as 0
-    assert item["score"] == {"N": "0.812346"} and item["expires_at"] == {"N": "1800000000"}
-    assert item["missing_essential"] == {"L": [{"S": "sql"}]}
-    job_item = list_items(_list(kind="JOB", entity="J1", entries=[_entry(other="C9")]), "g1", "R", 1)[0]
-    assert job_item["PK"] == {"S": "T#acme#JOB#J1"} and job_item["SK"]["S"].endswith("#CAND#C9")
-    assert job_item["job_id"] == {"S": "J1"} and job_item["candidate_id"] == {"S": "C9"}
+def _current(entity=None, **over):
+    values = {"generation": "R.p3", "run_id": "R", "run_order": "o", "expires_at": 1_800_000_000, "published_at": "t"}
+    values.update(over)
+    return current_item(entity or _list(), **values)
+
+
+def test_the_current_item_holds_the_whole_list_in_rank_order():
+    entity = _list([_entry(1, "J1"), _entry(2, "J2", score=0.5, salary=0.25)])
+    item = _current(entity)
+    assert item["PK"] == {"S": "T#acme#CAND#C1"} and item["SK"] == {"S": "CURRENT"}
+    assert item["tenant_id"] == {"S": "acme"} and item["candidate_id"] == {"S": "C1"}  # tenant on every record
+    assert item["generation"] == {"S": "R.p3"} and item["run_id"] == {"S": "R"} and item["layout"] == {"N": "2"}
+    assert item["entry_count"] == {"N": "2"} and item["digest"] == {"S": entity.digest}
+    assert item["expires_at"] == {"N": "1800000000"}  # TTL: the list of an entity that left ages out
+    first, second = (e["M"] for e in item["entries"]["L"])
+    assert first["rank"] == {"N": "1"} and first["job_id"] == {"S": "J1"} and "candidate_id" not in first
+    assert first["score"] == {"N": "0.812346"} and "salary" not in first  # null component omitted, not 0
+    assert first["missing_essential"] == {"L": [{"S": "sql"}]} and first["matched_skills"] == {"L": [{"S": "python"}]}
+    assert second["rank"] == {"N": "2"} and second["salary"] == {"N": "0.25"}
+    job = _current(_list(kind="JOB", entity="J1", entries=[_entry(other="C9")]))
+    assert job["PK"] == {"S": "T#acme#JOB#J1"} and job["job_id"] == {"S": "J1"}
+    assert job["entries"]["L"][0]["M"]["candidate_id"] == {"S": "C9"}
+    empty = _current(_list([], kind="JOB", entity="J3"))
+    assert empty["entries"] == {"L": []} and empty["entry_count"] == {"N": "0"}
 
 
 def test_a_matched_id_with_a_separator_is_refused_in_the_item():
     with pytest.raises(ServingKeyError, match="J#1"):
-        list_items(_list(entries=[_entry(other="J#1")]), "g1", "R", 1)
+        _current(_list(entries=[_entry(other="J#1")]))
+
+
+def test_a_list_over_the_item_size_limit_is_a_clear_error():
+    entries = [_entry(r, f"J{r}", matched_skills=[f"skill {i} " * 20 for i in range(60)]) for r in range(1, 41)]
+    assert item_bytes({"x": {"L": [{"S": "s" * 1000}]}}) > 1000
+    with pytest.raises(PublishError, match=r"T#acme#CAND#C1 is \d+ bytes, over DynamoDB's 409600-byte .*40 entries"):
+        _current(_list(entries))
+    assert item_bytes(_current(_list(entries[:2]))) < MAX_ITEM_BYTES
 
 
 def test_digest_changes_with_what_a_reader_sees_and_not_otherwise():
@@ -103,13 +118,6 @@ def test_digest_changes_with_what_a_reader_sees_and_not_otherwise():
         assert changed.digest != base.digest
 
 
-def test_pointer_names_its_generation_and_has_no_ttl():
-    item = pointer_item(_list(), generation="g1", run_id="R", run_order="o", expires_at=99, published_at="t")
-    assert item["SK"] == {"S": "CURRENT"} and item["generation"] == {"S": "g1"} and item["run_id"] == {"S": "R"}
-    assert item["items"] == {"N": "1"} and item["list_expires_at"] == {"N": "99"} and "expires_at" not in item
-    assert item["digest"] == {"S": _list().digest}
-
-
 def _plan(**over):
     from spark_jobs._publish_lists import PublishPlan
 
@@ -123,7 +131,8 @@ def _plan(**over):
     (None, "write"),
     ({}, "keep"),
     ({"digest": {"S": "other"}}, "write"),
-    ({"list_expires_at": {"N": "999"}}, "refresh"),  # its items expire before the refresh horizon
+    ({"expires_at": {"N": "999"}}, "refresh"),  # it expires before the refresh horizon
+    ({"layout": {"N": "1"}}, "write"),  # same digest, but a pointer of the per-rank layout
     ({"run_order": {"S": make_run_order("2026-11-22", 6)}}, "superseded"),  # a newer publish holds it
     ({"run_order": {"S": make_run_order("2026-11-23", 1)}}, "superseded"),
     ("legacy", "write"),  # a pointer of the older layout (run_id only)
@@ -136,7 +145,7 @@ def test_diff_decision_from_the_current_pointer(pointer_over, expected):
     if pointer_over == "legacy":
         pointer = {"PK": {"S": entity.pk}, "SK": {"S": "CURRENT"}, "run_id": {"S": "R1"}}
     elif pointer_over is not None:
-        pointer = pointer_item(entity, generation="R1.p4", run_id="R1", run_order=make_run_order("2026-11-21", 4),
+        pointer = current_item(entity, generation="R1.p4", run_id="R1", run_order=make_run_order("2026-11-21", 4),
                                expires_at=1500, published_at="then")  # fmt: skip
         pointer.update(pointer_over)
     assert decide(entity, pointer, _plan()) == expected
@@ -159,109 +168,124 @@ def test_publish_re_checks_every_tenant_before_a_pointer_is_written(run_tenants,
     assert checked_tenants([], []) == []
 
 
-def _items(n):
-    return [{"PK": {"S": f"P{i}"}, "SK": {"S": "S"}} for i in range(n)]
-
-
-def test_unprocessed_items_are_retried_with_backoff_until_written():
-    client = _client()
-    items = _items(3)
-    puts = [{"PutRequest": {"Item": i}} for i in items]
-    sleeps: list[float] = []
-    with Stubber(client) as stub:
-        stub.add_response(
-            "batch_write_item", {"UnprocessedItems": {"t": puts[1:]}}, {"RequestItems": {"t": puts}}
-        )
-        stub.add_response(
-            "batch_write_item", {"UnprocessedItems": {"t": puts[2:]}}, {"RequestItems": {"t": puts[1:]}}
-        )
-        stub.add_response("batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": {"t": puts[2:]}})
-        stats = BatchWriter(client, "t", base_delay=0.1, sleep=sleeps.append).write_batch(items)
-        stub.assert_no_pending_responses()
-    assert stats.items == 3 and stats.batches == 3 and stats.retries == 2 and stats.throttled_items == 3
-    assert (
-        len(sleeps) == 2 and 0 <= sleeps[0] <= 0.2 and 0 <= sleeps[1] <= 0.4
-    )  # capped exponential, jittered
-
-
-def test_items_still_unprocessed_after_all_attempts_raise():
-    client = _client()
-    puts = [{"PutRequest": {"Item": i}} for i in _items(2)]
-    with Stubber(client) as stub:
-        for _ in range(3):
-            stub.add_response(
-                "batch_write_item", {"UnprocessedItems": {"t": puts}}, {"RequestItems": {"t": puts}}
-            )
-        with pytest.raises(PublishError, match="2 item\\(s\\) still unprocessed after 3 attempts"):
-            BatchWriter(client, "t", max_attempts=3, sleep=lambda s: None).write_batch(_items(2))
-
-
 class _RecordingClient:
-    """Thread-safe fake: records batch sizes and the peak number of calls in flight."""
+    """Thread-safe fake: conditional puts (refused for ids in `held`, as if a newer run held them),
+    recording the peak number of calls in flight."""
 
-    def __init__(self):
+    def __init__(self, held=()):
         import threading
 
         self.lock = threading.Lock()
-        self.in_flight = 0
-        self.peak = 0
-        self.sizes: list[int] = []
+        self.in_flight = self.peak = 0
+        self.held = set(held)
+        self.put: list[str] = []
 
-    def batch_write_item(self, RequestItems):  # noqa: N803 - boto3's parameter name
+    def put_item(self, TableName, Item, ConditionExpression, ExpressionAttributeValues):  # noqa: N803 - boto3's names
         import time
 
+        from botocore.exceptions import ClientError
+
+        assert "run_order < :order" in ConditionExpression and ExpressionAttributeValues == {":order": Item["run_order"]}
         with self.lock:
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
-        time.sleep(0.01)
+        time.sleep(0.005)
         with self.lock:
             self.in_flight -= 1
-            self.sizes.append(len(RequestItems["t"]))
-        return {"UnprocessedItems": {}}
+        if Item["PK"]["S"] in self.held:
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "PutItem")
+        with self.lock:
+            self.put.append(Item["PK"]["S"])
+        return {}
 
 
-def test_write_all_chunks_by_25_and_bounds_concurrency():
-    fake = _RecordingClient()
-    stats = BatchWriter(fake, "t", concurrency=2).write_all(iter(_items(130)))
-    assert stats.items == 130 and sorted(fake.sizes) == [5, 25, 25, 25, 25, 25]
-    assert 1 <= fake.peak <= 2
+def test_write_current_reports_each_outcome_in_order_and_bounds_concurrency():
+    items = [_current(_list(entity=f"C{i}")) for i in range(40)]
+    fake = _RecordingClient(held={"T#acme#CAND#C7", "T#acme#CAND#C31"})
+    outcomes = write_current(fake, "t", iter(items), concurrency=3)
+    assert outcomes == [i not in (7, 31) for i in range(40)]
+    assert sorted(fake.put) == sorted(f"T#acme#CAND#C{i}" for i in range(40) if i not in (7, 31))
+    assert 1 < fake.peak <= 3
 
 
-def test_batch_over_limit_is_refused():
-    with pytest.raises(ValueError):
-        BatchWriter(_client(), "t").write_batch(_items(26))
+def test_write_current_raises_what_is_not_a_refused_condition():
+    from botocore.exceptions import ClientError
+
+    class Broken(_RecordingClient):
+        def put_item(self, **kwargs):
+            raise ClientError({"Error": {"Code": "ValidationException"}}, "PutItem")
+
+    with pytest.raises(ClientError, match="ValidationException"):
+        write_current(Broken(), "t", [_current()])
 
 
-def test_read_api_follows_the_pointer_to_its_generation_and_renders_explanations():
+def test_the_diff_read_projects_away_the_entries_and_retries_unprocessed_keys():
+    client = _client()
+    keys = [{"PK": {"S": pk}, "SK": {"S": "CURRENT"}} for pk in ("T#acme#CAND#C1", "T#acme#CAND#C2")]
+    names = {"#a0": "PK", "#a1": "layout", "#a2": "run_order", "#a3": "digest", "#a4": "entry_count",
+             "#a5": "expires_at"}  # fmt: skip
+    request = {"ConsistentRead": True, "ProjectionExpression": "#a0, #a1, #a2, #a3, #a4, #a5",
+               "ExpressionAttributeNames": names}  # fmt: skip
+    with Stubber(client) as stub:
+        stub.add_response("batch_get_item", {
+            "Responses": {"t": [{"PK": {"S": "T#acme#CAND#C1"}, "digest": {"S": "d1"}}]},
+            "UnprocessedKeys": {"t": {**request, "Keys": keys[1:]}},
+        }, {"RequestItems": {"t": {**request, "Keys": keys}}})  # fmt: skip
+        stub.add_response("batch_get_item", {"Responses": {"t": [{"PK": {"S": "T#acme#CAND#C2"}}]}},
+                          {"RequestItems": {"t": {**request, "Keys": keys[1:]}}})  # fmt: skip
+        found = read_current(client, "t", ["T#acme#CAND#C1", "T#acme#CAND#C2", "T#acme#CAND#C1"], sleep=lambda s: None)
+        stub.assert_no_pending_responses()
+    assert set(found) == {"T#acme#CAND#C1", "T#acme#CAND#C2"} and found["T#acme#CAND#C1"]["digest"] == {"S": "d1"}
+    with pytest.raises(ValueError, match="at most 100"):
+        read_current(client, "t", [f"T#acme#CAND#C{i}" for i in range(101)])
+
+
+def test_read_api_serves_the_current_item_with_one_read_and_renders_explanations():
     from spark_jobs import serving
 
     client = _client()
-    entity = _list([_entry(1, "J1"), _entry(2, "J2", score=0.5)])
-    items = list_items(entity, "R.p3", "R", expires_at=1)
-    pointer = pointer_item(entity, generation="R.p3", run_id="R", run_order="o", expires_at=1, published_at="x")
-    with Stubber(client) as stub:
-        stub.add_response("get_item", {"Item": pointer})
-        stub.add_response("query", {"Items": items, "Count": 2}, {
-            "TableName": "marketplace-matches", "KeyConditionExpression": "PK = :pk AND begins_with(SK, :gen)",
-            "ExpressionAttributeValues": {":pk": {"S": "T#acme#CAND#C1"}, ":gen": {"S": "G#R.p3#R#"}},
-            "ScanIndexForward": True, "Limit": 5, "ConsistentRead": True})  # fmt: skip
-        result = serving.top_jobs_for_candidate("acme", "C1", k=5, dynamodb=client)
+    item = _current(_list([_entry(1, "J1"), _entry(2, "J2", score=0.5), _entry(3, "J3", score=0.4)]))
+    with Stubber(client) as stub:  # one GetItem and nothing else: the list is in the item
+        stub.add_response("get_item", {"Item": item}, {
+            "TableName": "marketplace-matches", "Key": {"PK": {"S": "T#acme#CAND#C1"}, "SK": {"S": "CURRENT"}},
+            "ConsistentRead": True})  # fmt: skip
+        result = serving.top_jobs_for_candidate("acme", "C1", k=2, dynamodb=client)
         stub.assert_no_pending_responses()
     assert result.run_id == "R" and result.generation == "R.p3" and [m.job_id for m in result.matches] == ["J1", "J2"]
-    assert result.matches[0].score == pytest.approx(0.812346)
+    assert [m.rank for m in result.matches] == [1, 2] and {m.candidate_id for m in result.matches} == {"C1"}
+    assert result.matches[0].score == pytest.approx(0.812346) and "salary" not in result.matches[0].components
     text = serving.render(result)
     assert "J1" in text and "matched: python" in text and "missing essential: sql" in text
+
+
+def test_read_api_still_reads_a_list_of_the_per_rank_layout():
+    """Until the next publish rewrites it, a layout-1 pointer names a generation of per-rank items."""
+    from spark_jobs import serving
+
+    client = _client()
+    pointer = {"PK": {"S": "T#acme#JOB#J1"}, "SK": {"S": "CURRENT"}, "generation": {"S": "R.p3"},
+               "run_id": {"S": "R"}, "items": {"N": "1"}}  # fmt: skip
+    old_item = {"PK": {"S": "T#acme#JOB#J1"}, "SK": {"S": "G#R.p3#R#00001#CAND#C9"}, "job_id": {"S": "J1"},
+                "candidate_id": {"S": "C9"}, "rank": {"N": "1"}, "score": {"N": "0.7"}}  # fmt: skip
+    with Stubber(client) as stub:
+        stub.add_response("get_item", {"Item": pointer})
+        stub.add_response("query", {"Items": [old_item], "Count": 1}, {
+            "TableName": "marketplace-matches", "KeyConditionExpression": "PK = :pk AND begins_with(SK, :gen)",
+            "ExpressionAttributeValues": {":pk": {"S": "T#acme#JOB#J1"}, ":gen": {"S": "G#R.p3#R#"}},
+            "ScanIndexForward": True, "Limit": 5, "ConsistentRead": True})  # fmt: skip
+        result = serving.top_candidates_for_job("acme", "J1", k=5, dynamodb=client)
+        stub.assert_no_pending_responses()
+    assert [(m.candidate_id, m.job_id, m.score) for m in result.matches] == [("C9", "J1", 0.7)]
 
 
 def test_read_api_of_an_empty_list_reads_no_items():
     from spark_jobs import serving
 
     client = _client()
-    pointer = pointer_item(_list([], kind="JOB", entity="J3"), generation="R.p3", run_id="R", run_order="o",
-                           expires_at=1, published_at="x")  # fmt: skip
     with Stubber(client) as stub:
-        stub.add_response("get_item", {"Item": pointer})  # and no Query: the pointer says 0 items
+        stub.add_response("get_item", {"Item": _current(_list([], kind="JOB", entity="J3"))})
         result = serving.top_candidates_for_job("acme", "J3", dynamodb=client)
+        stub.assert_no_pending_responses()
     assert result.run_id == "R" and result.matches == []
     assert "no matches in this run" in serving.render(result)
 
