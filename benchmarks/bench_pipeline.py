@@ -47,7 +47,7 @@ WORK_UNITS = {
     "embed": ("documents", ("embedded",)),
     "match": ("pairs", ("pairs_scored",)),
     "quality_gate": ("expectations", ("expectations",)),
-    "publish": ("items", ("items_written",)),
+    "publish": ("ranked entries", ("entries_written",)),  # one DynamoDB item per list since layout 2
     "dbt_build": ("mart rows", ("mart_rows",)),
 }
 PORTS = {"KINESIS_PORT": 45671, "DYNAMODB_PORT": 45672, "MOTO_PORT": 45673}

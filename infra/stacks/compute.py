@@ -89,8 +89,9 @@ class SparkCompute(Construct):
                        glue_table_arn(self)]))
         role.add_to_policy(iam.PolicyStatement(
             sid="PublishMatches",
-            actions=["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DescribeTable", "dynamodb:Query",
-                     "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],  # diff reads, sequence
+            # one conditional put per list; the diff's BatchGetItem; the tenant pointers; the sequence counter
+            actions=["dynamodb:PutItem", "dynamodb:DescribeTable", "dynamodb:BatchGetItem", "dynamodb:GetItem",
+                     "dynamodb:UpdateItem"],
             resources=[serving.table.table_arn, f"{serving.table.table_arn}/index/{names.GSI1}"]))
         role.add_to_policy(iam.PolicyStatement(
             sid="AnnounceMatchesReady", actions=["events:PutEvents"], resources=[event_bus_arn]))
