@@ -54,7 +54,7 @@ bench-embed: install-jobs ## Embedding docs/s per encoder (hashing, static, mini
 bench-profiles: install-jobs ## Profile extraction docs/s per core: skills, fields, occupation, total on real resumes (BENCH_DOCS=200)
 	$(JOBS_PY) benchmarks/bench_profiles.py --docs $(BENCH_DOCS) --out .local/bench/profiles.json
 
-bench-publish: install-jobs services-up ## DynamoDB publish: full-publish items/s + steady-day (5 % changed) items written (BENCH_ITEMS=20000)
+bench-publish: install-jobs services-up ## DynamoDB publish: full-publish lists/s and ranked entries/s + a steady day (5 % changed): lists written vs kept (BENCH_ITEMS=20000 entries)
 	$(JOBS_PY) benchmarks/bench_publish.py --items $(BENCH_ITEMS) --out .local/bench/publish.json
 
 test-spark: install-jobs node_modules/.installed ## Unit + integration tests of the Spark jobs and serving
