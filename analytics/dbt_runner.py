@@ -19,7 +19,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common.config import REPO_ROOT, Settings, get_settings
+from common.config import REPO_ROOT, get_settings
+from common.dbt_env import dbt_environment
 from common.lake_client import get_lake_client
 
 log = logging.getLogger(__name__)
@@ -31,27 +32,6 @@ PROGRESS_LINE = re.compile(r"\b(\d+) of (\d+) (START|OK|PASS|ERROR|FAIL|WARN|SKI
 
 class DbtBuildFailed(RuntimeError):
     """dbt build returned failures; the message lists each failing node and its message."""
-
-
-def dbt_environment(settings: Settings, target_path: str = "target") -> dict[str, str]:
-    """Environment variables profiles.yml and the sources read, derived from the settings."""
-    env = {
-        "DBT_TARGET": settings.dbt_target,
-        "DBT_TARGET_PATH": target_path,
-        "LAKE_ROOT": settings.lake_root,
-        "GLUE_DATABASE": settings.glue_database,
-        "AWS_REGION": settings.region,
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DO_NOT_TRACK": "1",
-    }
-    if settings.warehouse_path is not None:
-        env["WAREHOUSE_PATH"] = str(settings.warehouse_path)
-    # Athena locations default to lake zones; infra may override them with explicit env vars.
-    env["DBT_ATHENA_S3_STAGING_DIR"] = os.environ.get(
-        "DBT_ATHENA_S3_STAGING_DIR", f"{settings.zone_uri('athena-results')}/dbt/"
-    )
-    env["DBT_ATHENA_S3_DATA_DIR"] = os.environ.get("DBT_ATHENA_S3_DATA_DIR", f"{settings.zone_uri('gold')}/warehouse/")
-    return env
 
 
 def _run_dbt(args: list[str], env: dict[str, str], timeout_s: int) -> tuple[int, list[str]]:

@@ -16,6 +16,7 @@ from _platform import REPO_ROOT
 from _platform.defaults import RUN_DATE
 from _platform.tasks import stage
 from common.config import get_settings
+from common.dbt_env import dbt_environment
 
 log = logging.getLogger("marketplace.orchestration")
 
@@ -40,33 +41,6 @@ def dbt_profile_name(project_dir: Path = DBT_PROJECT_DIR) -> str:
         return yaml.safe_load(fh)["profile"]
 
 
-def dbt_environment() -> dict[str, str]:
-    """Env for dbt subprocesses: the variables dbt/profiles.yml and the sources read, from the seam.
-
-    Mirrors ``analytics.dbt_runner.dbt_environment`` (that module lives in the jobs venv, so it is not
-    importable here); keep the two in step.
-    """
-    settings = get_settings()
-    env = {
-        "PLATFORM_ENV": settings.env,
-        "DBT_TARGET": settings.dbt_target,
-        "LAKE_ROOT": settings.lake_root,
-        "LAKE_BUCKET_PREFIX": settings.lake_root,
-        "LOCAL_STATE_DIR": str(settings.local_state_dir),
-        "GLUE_DATABASE": settings.glue_database,
-        "AWS_REGION": settings.region,
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DO_NOT_TRACK": "1",
-        "DBT_ATHENA_S3_STAGING_DIR": os.environ.get(
-            "DBT_ATHENA_S3_STAGING_DIR", f"{settings.zone_uri('athena-results')}/dbt/"
-        ),
-        "DBT_ATHENA_S3_DATA_DIR": os.environ.get("DBT_ATHENA_S3_DATA_DIR", f"{settings.zone_uri('gold')}/warehouse/"),
-    }
-    if settings.warehouse_path:
-        env["WAREHOUSE_PATH"] = str(settings.warehouse_path)
-    return env
-
-
 def dbt_build(group_id: str = "dbt_build", run_date: str = RUN_DATE, manifest: Path | None = None):
     """The dbt step of a DAG: a cosmos DbtTaskGroup, or a plain ``dbt build`` task without a manifest."""
     manifest = manifest or dbt_manifest()
@@ -86,7 +60,7 @@ def dbt_build(group_id: str = "dbt_build", run_date: str = RUN_DATE, manifest: P
         dbt_project_path=DBT_PROJECT_DIR,
         manifest_path=manifest,
         install_dbt_deps=False,
-        env_vars=dbt_environment(),
+        env_vars=dbt_environment(get_settings()),
     )
     # The manifest ships with the DAGs as a local file: read it as a plain Path. Cosmos' ObjectStoragePath
     # wrapper pulls in fsspec and provider discovery, 0.7 s of the 1 s parse budget.

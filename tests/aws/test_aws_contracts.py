@@ -180,8 +180,9 @@ def test_raw_events_glue_table_reads_the_objects_firehose_wrote(aws_day, boto_se
 
 
 def test_dbt_compile_for_athena_resolves_every_source_to_a_glue_table(aws_env, deployed, boto_session, tmp_path):
-    from analytics.dbt_runner import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_environment
+    from analytics.dbt_runner import DBT_EXECUTABLE, DBT_PROJECT_DIR
     from common.config import get_settings
+    from common.dbt_env import dbt_environment
 
     settings = get_settings()
     env = {**os.environ, **dbt_environment(settings, target_path=str(tmp_path / "target"))}
