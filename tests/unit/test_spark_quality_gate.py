@@ -179,6 +179,42 @@ def test_spark_engine_path_reports_failures_too(spark):
     assert failures[0]["observed"]["unexpected_count"] == 1
 
 
+def test_each_engine_sees_only_the_columns_its_suite_reads(spark, monkeypatch):
+    """A match run's rows carry explanation lists no expectation reads: they are projected away before
+    the collect (the 50k x 20k run's 1.4M rows overflowed the driver heap with them); a suite with a
+    table-level expectation keeps every column; failures are found on both engines alike."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    import pandas as pd
+
+    from spark_jobs.quality_gate import Dataset, columns_read, run_checkpoint
+
+    df = spark.createDataFrame([(1, 0.5, ["python", "sql"]), (2, 1.5, ["excel"])],
+                               "rank int, score double, matched_skills array<string>")
+    def suite():  # a GX expectation belongs to one suite: fresh ones per checkpoint
+        return [gxe.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=1),
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["rank", "score"])]
+
+    assert columns_read(suite()) == ["score", "rank"]
+    assert columns_read([*suite(), gxe.ExpectTableRowCountToBeBetween(min_value=1)]) is None
+
+    seen = []
+    real_run = gx.Checkpoint.run
+
+    def spy(self, *args, batch_parameters=None, **kwargs):
+        frame = batch_parameters["dataframe"]
+        seen.append(list(frame.columns) if isinstance(frame, pd.DataFrame) else frame.columns)
+        return real_run(self, *args, batch_parameters=batch_parameters, **kwargs)
+
+    monkeypatch.setattr(gx.Checkpoint, "run", spy)
+    for limit in (10, 0):  # pandas engine, then Spark engine
+        failures = run_checkpoint([Dataset("wide", df, suite())], pandas_limit=limit)
+        assert [(f["expectation"], f["column"]) for f in failures] == [("expect_column_values_to_be_between", "score")]
+    assert seen == [["score", "rank"], ["score", "rank"]]
+    run_checkpoint([Dataset("whole", df, [gxe.ExpectTableRowCountToBeBetween(min_value=1)])], pandas_limit=10)
+    assert seen[-1] == ["rank", "score", "matched_skills"]
+
+
 def test_an_empty_day_matches_nothing_and_passes_the_gate(spark, isolated_settings):
     """No profiles at all: match writes an empty run, the gate audits it, nothing crashes."""
     from spark_jobs import _runs, match, quality_gate
