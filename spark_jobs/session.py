@@ -48,6 +48,35 @@ def get_spark(app_name: str, master: str | None = None, shuffle_partitions: int 
     return spark
 
 
+def stop_spark() -> None:
+    """Stop the active SparkSession and its local JVM, and wait for the JVM to exit.
+
+    ``SparkSession.stop()`` leaves the py4j gateway's JVM running until this interpreter exits, and it
+    takes a moment more to go: long enough for a leftovers check run right after (scripts/run_tests.sh)
+    to find it alive. A no-op when no gateway was started (EMR, or nothing ran)."""
+    import subprocess
+
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    proc = getattr(gateway, "proc", None)
+    gateway.shutdown()
+    SparkContext._gateway = SparkContext._jvm = None
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def _current_python() -> str:
     import sys
 

@@ -73,38 +73,15 @@ def local_services():
         stop_all(settings)
 
 
-def _stop_spark_jvm() -> None:
-    """Stop the session's Spark JVM and wait for it to exit. `SparkSession.stop()` leaves the py4j
-    gateway's JVM running until this interpreter exits, and it takes a moment more to go — long enough
-    for the leftovers check that `make test-unit` runs right after pytest to find it alive."""
-    if "pyspark" not in sys.modules:
-        return
-    from pyspark import SparkContext
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        active.stop()
-    gateway = SparkContext._gateway
-    if gateway is None:
-        return
-    proc = getattr(gateway, "proc", None)
-    gateway.shutdown()
-    SparkContext._gateway = SparkContext._jvm = None
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: kill it, never hang the session end
-            proc.kill()
-
-
 def pytest_sessionfinish(session, exitstatus):
     """Stop the Spark JVM; fail the session if a stand-in (or Airflow) it started outlived it; stop
     those, remove the session dir."""
     from common.local_services.processes import checkout_processes, stop_leftovers
 
-    _stop_spark_jvm()
+    if "pyspark" in sys.modules:  # a tier that ran Spark (the Airflow and infra venvs have none)
+        from spark_jobs.session import stop_spark
+
+        stop_spark()
 
     services = ("kinesalite.js", "dynalite.js", "moto.server", "moto_server", "airflow")
     tag = os.environ[RUN_TAG_ENV]

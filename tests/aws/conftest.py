@@ -214,34 +214,11 @@ class mirrored:
 @pytest.fixture(scope="session")
 def spark(aws_env):
     """One local[1] session, created under the aws environment (its Python workers inherit it)."""
-    from spark_jobs.session import get_spark
+    from spark_jobs.session import get_spark, stop_spark
 
     session = get_spark("aws-tier", master="local[1]", shuffle_partitions=1)
     yield session
-    session.stop()
-    _stop_spark_jvm()
-
-
-def _stop_spark_jvm() -> None:
-    """SparkSession.stop() leaves the py4j gateway's JVM running until the interpreter exits; stop and reap it
-    here so the tier leaves no process behind (scripts/run_tests.sh's leftovers check)."""
-    import subprocess as sp
-
-    from pyspark import SparkContext
-
-    gateway = SparkContext._gateway
-    if gateway is None:
-        return
-    proc = getattr(gateway, "proc", None)
-    gateway.shutdown()
-    SparkContext._gateway = SparkContext._jvm = None
-    if proc is not None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except sp.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    stop_spark()
 
 
 AWS_TIER_SCALE = 0.1
