@@ -7,6 +7,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from matching.skill_evaluation import (
@@ -16,7 +17,14 @@ from matching.skill_evaluation import (
     skill_eval_green,
     skill_eval_sentences,
 )
-from matching.skill_linker import FEATURES, LinkModel, SkillLinker, candidates
+from matching.skill_linker import (
+    FEATURES,
+    LinkModel,
+    SkillLinker,
+    candidates,
+    label_vectors,
+    phrase_skill_counts,
+)
 from matching.skills import SkillExtractor, SkillMatch
 from matching.taxonomy import load_taxonomy
 
@@ -38,7 +46,8 @@ def small_linker() -> SkillLinker:
     small = replace(tax, skill_ids=sub(tax.skill_ids), skill_labels=sub(tax.skill_labels),
                     skill_alt_labels=sub(tax.skill_alt_labels), skill_types=sub(tax.skill_types),
                     essential={}, optional={})
-    return SkillLinker(SkillExtractor(small), mention_model=LinkModel.plain(0.75), link_model=LinkModel.plain(0.85))
+    return SkillLinker(SkillExtractor(small), mention_model=LinkModel.plain(0.75), link_model=LinkModel.plain(0.85),
+                       vectors_dir=None)
 
 
 def _labels(linker: SkillLinker, indices) -> set[str]:
@@ -77,7 +86,7 @@ def test_linker_keeps_every_phrase_match_and_links_paraphrases(small_linker):
 
 
 def test_a_link_threshold_no_score_reaches_gives_exactly_the_phrase_matcher(small_linker):
-    strict = SkillLinker(small_linker.extractor, link_model=LinkModel.plain(1.01))
+    strict = SkillLinker(small_linker.extractor, link_model=LinkModel.plain(1.01), vectors_dir=None)
     for text in ("Strong Python and SQL; managing budgets and projects", "engage with colleagues", ""):
         assert strict.extract(text) == small_linker.extractor.extract(text)
     assert small_linker.extract("managing budgets") != strict.extract("managing budgets")
@@ -169,3 +178,55 @@ def test_a_refit_with_float_noise_is_the_same_model_but_another_threshold_is_not
     assert not model.close_to(LinkModel((1.0, -2.0), 0.5, -0.5))
     assert not model.close_to(LinkModel((1.3, -2.0), 0.5, -0.75))
     assert not model.close_to(LinkModel((1.0, -2.0, 0.0), 0.5, -0.75))
+
+
+def test_phrase_genericity_counts_distinct_skills_whose_labels_contain_the_phrase():
+    labels = ["data analysis", "analyse data", "data mining", "Java", "Java EE", "databases"]
+    owners = [0, 0, 1, 2, 2, 3]
+    counts = phrase_skill_counts(labels, owners, max_len=6)
+    assert counts["data"] == 2  # skills 0 and 1; two labels of skill 0 count once; "databases" is another token
+    assert counts["java"] == 1 and counts["data analysis"] == 1 and counts["database"] == 1  # stemmed as text is
+    assert "analysis data" not in counts  # token order is kept
+
+
+def test_phrase_genericity_reaches_the_features(small_linker):
+    cands, _, features = small_linker.link("project management")
+    col = FEATURES.index("log_phrase_skills")
+    by_text = {c.text: row[col] for c, row in zip(cands, features, strict=True)}
+    assert by_text["project management"] == pytest.approx(np.log1p(1))  # inside one of the eight skills' labels
+    assert by_text["management"] >= by_text["project management"]
+
+
+class _CountingEncoder:
+    model_version = "fake@8"
+
+    def __init__(self):
+        self.calls = 0
+
+    def encode_phrases(self, texts, threads=None):
+        self.calls += 1
+        rng = np.random.default_rng(len(texts))
+        v = rng.normal(size=(len(texts), 8)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_label_vectors_are_computed_once_and_kept_per_label_set(tmp_path):
+    enc = _CountingEncoder()
+    first = label_vectors(enc, ["sql", "java", "communication"], tmp_path)
+    again = label_vectors(enc, ["sql", "java", "communication"], tmp_path)
+    assert enc.calls == 1 and again.tobytes() == first.tobytes()
+    assert len(list(tmp_path.glob("skill_label_vectors_fake_8_*.npz"))) == 1
+    other = label_vectors(enc, ["sql", "java"], tmp_path)  # another label set: another file, computed anew
+    assert enc.calls == 2 and other.shape == (2, 8) and len(list(tmp_path.glob("*.npz"))) == 2
+    assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-3)  # int8 round trip stays unit length
+    label_vectors(enc, ["sql"], None)  # no directory: nothing written
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+
+
+def test_batched_phrase_vectors_are_repeatable_and_close_to_one_at_a_time(small_linker):
+    enc = small_linker._minilm
+    texts = ["debug software", "engage with colleagues", "SQL", "a much longer phrase about managing budgets"]
+    batched = enc.encode_phrases(texts)
+    assert batched.tobytes() == enc.encode_phrases(texts).tobytes()
+    single = enc.encode(texts)
+    assert (batched * single).sum(axis=1).min() > 0.999
