@@ -6,19 +6,21 @@ skills" for *communication*). The linker keeps every phrase match and adds linke
 
 1. candidates: token n-grams (1..``max_len``) inside one clause (punctuation ends a clause) that
    neither start nor end with a stop word;
-2. each candidate is scored against every ESCO preferred/alt label by the mean of two cosines —
-   character 3-5-gram TF-IDF (spelling variants, inflections: "developing" ~ "develop") and the
-   static MiniLM-distilled encoder (synonyms: "team player" ~ "work in teams") — and takes the best
-   label's skill;
-3. two logistic models over the candidate's features (FEATURES: the score, both cosines, the margin
-   over the next-best skill, length, whether the skill is asked for by many occupations) with a
+2. each candidate is scored against every ESCO preferred/alt label (~99k) by
+   ``(1 - w)·mean(char, static) + w·minilm`` — character 3-5-gram TF-IDF (spelling variants,
+   inflections: "developing" ~ "develop"), the static MiniLM-distilled encoder (token synonyms) and
+   MiniLM itself (what a phrase means as a whole: "team player" ~ "work in teams") — and offers its
+   TOP_SKILLS nearest skills;
+3. two logistic models over the (candidate, skill) features (FEATURES: the score, the three cosines,
+   the margin over the next-best skill, length, how many occupations ask for the skill, how many
+   skills have a label containing the phrase, the whole text's MiniLM cosine to the skill) with a
    threshold each, all fitted on the fit halves of the gold sets only
    (``matching.skill_evaluation.fit_link_models``, numbers in docs/matching.md): ``find`` returns
    skill *mentions* (is this phrase a skill at all — Green et al.'s spans), ``extract`` the ESCO
    skills the stricter link model asserts; selection is greedy, best first, without overlaps.
 
-Cost: a sentence of n tokens has ~n·max_len candidates, each compared with ~110k label vectors, so
-this runs at sentences-per-second, not documents-per-second; profile extraction keeps the phrase
+Cost: a sentence of n tokens has ~n·max_len candidates, each embedded by MiniLM and compared with ~99k label
+vectors, so this runs at sentences-per-second, not documents-per-second; profile extraction keeps the phrase
 matcher (see docs/matching.md for the measured trade-off).
 """
 
@@ -40,7 +42,7 @@ LINK_CACHE_SIZE = 4096
 CANDIDATE_BLOCK = 128  # candidates scored at once: three dense (128, ~110k) float32 matrices, ~170 MB
 # Per-candidate features, in this order (``SkillLinker.link``).
 FEATURES = ("score", "char", "static", "margin", "tokens", "single_token", "exact", "log_occupations",
-            "knowledge", "exact_single", "rank", "log_phrase_skills", "minilm")
+            "knowledge", "exact_single", "rank", "log_phrase_skills", "minilm", "context")
 # The candidate -> label score: (1 - w) * mean(char, static) + w * MiniLM cosine. Given the gold span of
 # SkillSpan validation, the nearest skill is right for 52 % of spans by char+static alone, 57 % by MiniLM
 # alone, 61-66 % at w = 2/3; w = 0.8 had the best validation micro F1 of the fitted linker among
@@ -78,8 +80,8 @@ class LinkModel:
 
 # Fitted on the fit halves (Green fit half -> mention; SkillSpan-ESCO HOUSE+TECH validation -> link),
 # never on held-out data: `make eval-skills` refits both and warns when they differ from these.
-MENTION_MODEL = LinkModel((2.0542, 0.08586, 1.03824, -2.73097, -0.0385, -0.51872, 0.07479, 0.00699, -0.04797, 0.13216, 0.03758, 0.02625, 2.39824), -3.7564, -1.0)
-LINK_MODEL = LinkModel((1.24979, 1.24871, 2.13153, 1.9678, 0.25031, 0.0385, 0.13932, 0.02826, 0.58416, -0.08273, -0.367, -0.3481, 0.54275), -6.10936, -1.25)
+MENTION_MODEL = LinkModel((1.85779, 0.07919, 1.07324, -2.6938, -0.05626, -0.49634, 0.08013, 0.0005, -0.03552, 0.22694, 0.03405, 0.03343, 2.13729, 0.80164), -3.69939, -0.5)
+LINK_MODEL = LinkModel((0.59807, 1.24962, 2.06335, 2.27352, 0.19733, 0.08116, 0.28459, 0.02471, 0.57312, 0.06008, -0.37287, -0.31252, -0.28371, 2.57106), -5.95227, -1.0)
 MAX_CANDIDATE_TOKENS = 6
 LABEL_VECTORS_DIR = Path(__file__).resolve().parent.parent / ".local" / "matching"
 _THREADS = os.cpu_count() or 1  # the linker runs alone (evaluation, offline), not beside Spark workers
@@ -182,14 +184,17 @@ class SkillLinker:
         rows: list[Candidate] = []
         skills, features = [np.zeros(0, dtype=np.int32)], [np.zeros((0, len(FEATURES)))]
         # Blocks of candidates: a resume has thousands, and each block is a dense (block, ~110k) matrix.
+        # The whole text's MiniLM vector (its first window): a skill that fits the sentence's topic is
+        # likelier meant than one a stray word links to ("data" -> statistics in a cloud-ops sentence).
+        context = self._minilm.encode_phrases([text], threads=_THREADS)[0] @ self._label_minilm if cands else None
         for i in range(0, len(cands), CANDIDATE_BLOCK):
-            block_rows, block_skills, block_features = self._features(cands[i : i + CANDIDATE_BLOCK])
+            block_rows, block_skills, block_features = self._features(cands[i : i + CANDIDATE_BLOCK], context)
             rows += block_rows
             skills.append(block_skills)
             features.append(block_features)
         return rows, np.concatenate(skills), np.concatenate(features)
 
-    def _features(self, cands: list[Candidate]) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
+    def _features(self, cands: list[Candidate], context: np.ndarray) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
         """One row per (candidate, one of its TOP_SKILLS nearest skills), FEATURES as columns."""
         texts = [c.text for c in cands]
         char = (self._char.transform(texts) @ self._label_char).toarray()
@@ -223,7 +228,7 @@ class SkillLinker:
                 skills.append(skill)
                 features.append((score, float(char[r, label]), float(static[r, label]), margin, ntok, ntok == 1,
                                  exact, self._log_uses[skill], self._knowledge[skill], exact * (ntok == 1), rank,
-                                 log_phrase, float(minilm[r, label])))
+                                 log_phrase, float(minilm[r, label]), float(context[label])))
         return (rows, np.asarray(skills, dtype=np.int32),
                 np.asarray(features, dtype=np.float64).reshape(len(rows), len(FEATURES)))
 

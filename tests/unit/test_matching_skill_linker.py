@@ -165,11 +165,16 @@ def test_long_texts_are_scored_in_blocks_with_the_same_result(small_linker):
     assert len(cands) > 2 * CANDIDATE_BLOCK
     one_cands, one_skills, one_features = small_linker.link(clause)
     per_clause = len(one_cands)
+    context = FEATURES.index("context")
+    local = [i for i in range(len(FEATURES)) if i != context]
     for k in range(12):
         block = slice(k * per_clause, (k + 1) * per_clause)
         assert [c.text for c in cands[block]] == [c.text for c in one_cands]
         assert list(skills[block]) == list(one_skills)
-        assert features[block] == pytest.approx(one_features, abs=1e-5)
+        # every candidate feature is the same; "context" is the whole text's cosine to the skill, so it
+        # belongs to the text, not to the block: equal across the twelve repeats of the clause
+        assert features[block][:, local] == pytest.approx(one_features[:, local], abs=1e-5)
+        assert features[block][:, context] == pytest.approx(features[:per_clause, context], abs=1e-6)
 
 
 def test_a_refit_with_float_noise_is_the_same_model_but_another_threshold_is_not():
@@ -230,3 +235,14 @@ def test_batched_phrase_vectors_are_repeatable_and_close_to_one_at_a_time(small_
     assert batched.tobytes() == enc.encode_phrases(texts).tobytes()
     single = enc.encode(texts)
     assert (batched * single).sum(axis=1).min() > 0.999
+
+
+def test_context_feature_is_the_whole_texts_cosine_to_the_skill(small_linker):
+    text = "debug software and SQL queries for the data team"
+    cands, skills, features = small_linker.link(text)
+    whole = small_linker._minilm.encode_phrases([text])[0]
+    col = FEATURES.index("context")
+    for skill, value in zip(skills, features[:, col], strict=True):
+        # the cosine to the label of that skill the candidate matched best: one of the skill's labels
+        per_label = whole @ small_linker._label_minilm[:, small_linker.owners == skill]
+        assert np.abs(per_label - value).min() < 1e-5
