@@ -224,21 +224,15 @@ def spark(aws_env):
 AWS_TIER_SCALE = 0.1
 
 
-def _covering_seed(before: str, run_date: str, first: int = 11, tries: int = 40) -> int:
-    """The first seed whose two simulated days emit every event type. The simulator's days depend on
-    the date, and at this small scale a pair of days can pass without, say, a single job closing —
-    and then the Glue-schema test has no Parquet to check for that table. Planning is pure and cheap,
-    so pick the seed by planning rather than hoping."""
+def _covering_seed(before: str, run_date: str) -> int:
+    """The first seed whose two simulated days emit every event type: at this small scale a pair of days
+    can pass without, say, a single job closing — and then the Glue-schema test has no Parquet to check
+    for that table."""
     from ingestion.contracts import EVENT_TYPES
-    from ingestion.simulator import build_day
+    from tests.simulated_days import first_seed
 
-    for seed in range(first, first + tries):
-        cold = build_day(before, seed, AWS_TIER_SCALE)
-        steady = build_day(run_date, seed, AWS_TIER_SCALE, state=cold.state)
-        seen = {e["event_type"] for plan in (cold, steady) for e in plan.events}
-        if seen >= set(EVENT_TYPES):
-            return seed
-    raise AssertionError(f"no seed in {first}..{first + tries - 1} simulates every event type on {before}, {run_date}")
+    return first_seed([before, run_date], AWS_TIER_SCALE, first=11, accept=lambda plans: {
+        e["event_type"] for plan in plans for e in plan.events} >= set(EVENT_TYPES))
 
 
 def _simulate(run_date: str) -> dict:
