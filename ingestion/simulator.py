@@ -579,6 +579,12 @@ def _duplicates(plan: DayPlan, rng: np.random.Generator, share: float = 0.01) ->
     return [plan.events[int(i)] for i in sorted(picks)]
 
 
+def late_event_count(plan: DayPlan, run_date: str) -> int:
+    """Events of the day's plan that occurred before the run date began (the previous evening's, delivered late)."""
+    day_start = to_utc_iso(dt.datetime.combine(dt.date.fromisoformat(run_date), dt.time(), tzinfo=dt.UTC))
+    return sum(e["occurred_at"] < day_start for e in plan.events)
+
+
 def run_simulation(
     run_date: str,
     seed: int = 42,
@@ -639,8 +645,7 @@ def run_simulation(
     if continue_history:
         save_state(seed, size, plan.state)
     by_type = Counter(e["event_type"] for e in plan.events)
-    day_start = dt.datetime.combine(dt.date.fromisoformat(run_date), dt.time(), tzinfo=dt.UTC)
-    late = sum(e["occurred_at"] < to_utc_iso(day_start) for e in plan.events)
+    late = late_event_count(plan, run_date)
     result = {
         "day": plan.kind,
         "candidates": len(plan.people),

@@ -35,11 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
+from matching.occupations import OTHER_WINDOWS_DIR
 from matching.skills import STOP_WORDS, SkillExtractor, SkillMatch, get_extractor
 from matching.text import fold, token_spans, tokens
 
 LINK_CACHE_SIZE = 4096
-CANDIDATE_BLOCK = 128  # candidates scored at once: three dense (128, ~110k) float32 matrices, ~170 MB
+CANDIDATE_BLOCK = 128  # candidates scored at once: five dense (128, ~99k) float32 matrices, ~250 MB
 # Per-candidate features, in this order (``SkillLinker.link``).
 FEATURES = ("score", "char", "static", "margin", "tokens", "single_token", "exact", "log_occupations",
             "knowledge", "exact_single", "rank", "log_phrase_skills", "minilm", "context")
@@ -80,10 +81,12 @@ class LinkModel:
 
 # Fitted on the fit halves (Green fit half -> mention; SkillSpan-ESCO HOUSE+TECH validation -> link),
 # never on held-out data: `make eval-skills` refits both and warns when they differ from these.
-MENTION_MODEL = LinkModel((1.85779, 0.07919, 1.07324, -2.6938, -0.05626, -0.49634, 0.08013, 0.0005, -0.03552, 0.22694, 0.03405, 0.03343, 2.13729, 0.80164), -3.69939, -0.5)
-LINK_MODEL = LinkModel((0.59807, 1.24962, 2.06335, 2.27352, 0.19733, 0.08116, 0.28459, 0.02471, 0.57312, 0.06008, -0.37287, -0.31252, -0.28371, 2.57106), -5.95227, -1.0)
+MENTION_MODEL = LinkModel((1.85779, 0.07919, 1.07324, -2.6938, -0.05626, -0.49634, 0.08013, 0.0005, -0.03552,
+                           0.22694, 0.03405, 0.03343, 2.13729, 0.80164), -3.69939, -0.5)
+LINK_MODEL = LinkModel((0.59807, 1.24962, 2.06335, 2.27352, 0.19733, 0.08116, 0.28459, 0.02471, 0.57312, 0.06008,
+                        -0.37287, -0.31252, -0.28371, 2.57106), -5.95227, -1.0)
 MAX_CANDIDATE_TOKENS = 6
-LABEL_VECTORS_DIR = Path(__file__).resolve().parent.parent / ".local" / "matching"
+LABEL_VECTORS_DIR = OTHER_WINDOWS_DIR  # .local/matching: the machine's computed vectors, beside the occupations'
 _THREADS = os.cpu_count() or 1  # the linker runs alone (evaluation, offline), not beside Spark workers
 _CLAUSE_BREAK = re.compile(r"[,;:.!?()\[\]{}|/•\n\t]|\s-\s")
 

@@ -240,14 +240,13 @@ def test_every_fault_reconciles_exactly(channels, spark, monkeypatch):
 def test_simulator_delivers_to_both_channels_and_documents(channels):
     from ingestion.lake_io import list_files
     from ingestion.landing import run_landing
-    from ingestion.simulator import run_simulation
+    from ingestion.simulator import late_event_count, run_simulation
     from tests.simulated_days import first_seed
 
     settings = channels["settings"]
-    day_start = f"{RUN_DATE}T00:00:00.000000Z"  # to_utc_iso of midnight, as the simulator counts
     # a seed whose day (it depends on the date) has late events and a resume update to assert on
     seed = first_seed([RUN_DATE], 0.05, first=5, accept=lambda plans: len(plans[0].documents) > len(plans[0].people)
-                      and any(e["occurred_at"] < day_start for e in plans[0].events))
+                      and late_event_count(plans[0], RUN_DATE) > 0)
     sim = run_simulation(RUN_DATE, seed=seed, scale=0.05, stream_name=channels["stream"], bus_name=channels["bus"])
     assert sim["eventbridge_entries"] > 0 and sim["kinesis_records"] > sim["eventbridge_entries"]
     assert sim["late_events_previous_day"] > 0 and sim["documents"] > sim["candidates"]
